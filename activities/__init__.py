@@ -1,0 +1,1 @@
+"""All I/O of a case: the calendar, the routing file, messages."""

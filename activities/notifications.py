@@ -1,0 +1,116 @@
+"""Messages a case sends: rendered from a template, addressed from the routing file, delivered once.
+
+Templates live in activities/templates/ (SAFEGUARDING_TEMPLATES_DIR), one file per kind of message:
+a `Subject:` line, a blank line, then the body, with ${placeholders}. The embedded default delivers
+to an outbox folder as .eml files (SAFEGUARDING_OUTBOX_DIR); each message's idempotency key names its
+file, so a retried activity or a restarted worker finds it already delivered and sends nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from string import Template
+
+from temporalio import activity
+
+import settings
+from activities.routing import RoutingConfig, load_routing
+from models.case import MessageRequest, Role, SentMessage
+
+
+def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
+    authority = routing.authority(request.local_authority)
+    partnership = routing.partnership(authority.partnership)
+    addresses: dict[Role, list[str]] = {
+        Role.BUSINESS_UNIT: [partnership.mailbox],
+        Role.SERIOUS_INCIDENT_NOTIFIER: [authority.serious_incident_notifier],
+        Role.REFERRER: [request.referrer_email] if request.referrer_email else [],
+        Role.ESCALATION: list(partnership.escalation),
+        Role.INDEPENDENT_SCRUTINEER: [partnership.independent_scrutineer],
+    }
+    found: list[str] = []
+    for role in request.to:
+        if not addresses[role]:
+            raise ValueError(f"message {request.template} has no address for {role.value}")
+        found.extend(a for a in addresses[role] if a not in found)
+    return found
+
+
+def render(request: MessageRequest, routing: RoutingConfig) -> tuple[str, str]:
+    text = (settings.templates_dir() / f"{request.template}.txt").read_text(encoding="utf-8")
+    head, _, body = text.partition("\n\n")
+    if not head.startswith("Subject:"):
+        raise ValueError(f"template {request.template} must start with a 'Subject:' line")
+    authority = routing.authority(request.local_authority)
+    values = {
+        "case_id": request.case_id,
+        "local_authority": authority.name,
+        "partnership": authority.partnership,
+        "partnership_name": routing.partnership(authority.partnership).name,
+        "case_url": f"{settings.temporal_ui_url()}/namespaces/{settings.temporal_namespace()}"
+        f"/workflows/{request.case_id}",
+        **request.context,
+    }
+    subject = Template(head.removeprefix("Subject:").strip()).substitute(values)
+    return subject, Template(body).substitute(values)
+
+
+def outbox_path(key: str) -> Path:
+    case_id, _, step = key.partition("/")
+    return settings.outbox_dir() / case_id / f"{step.replace('/', '--')}.eml"
+
+
+def build_email(request: MessageRequest, sender: str, to: list[str], subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    digest = hashlib.sha256(request.key.encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<{digest}@safeguarding-cases>"
+    message["X-Idempotency-Key"] = request.key
+    message.set_content(body)
+    if request.attachment is not None:
+        message.add_attachment(
+            json.dumps(request.attachment, indent=2, default=str).encode(),
+            maintype="application",
+            subtype="json",
+            filename="form.json",
+        )
+    return message
+
+
+def deliver_once(path: Path, message: EmailMessage) -> bool:
+    """Write the message under its key unless it is there already; True if this call delivered it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        handle.write(message.as_bytes())
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(handle.name, path)  # atomic, and refuses to replace a message already delivered
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(handle.name)
+
+
+@activity.defn
+async def send_message(request: MessageRequest) -> SentMessage:
+    routing = load_routing()
+    to = recipients(request, routing)
+    subject, body = render(request, routing)
+    sender = routing.partnership_of(request.local_authority)[1].mailbox
+    path = outbox_path(request.key)
+    delivered = deliver_once(path, build_email(request, sender, to, subject, body))
+    activity.logger.info(
+        "message %s %s", request.key, "delivered" if delivered else "already delivered"
+    )
+    return SentMessage(key=request.key, to=to, path=str(path))

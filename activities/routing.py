@@ -1,0 +1,75 @@
+"""The routing file (config/routing.json): who serves which authority and every address the journey needs.
+
+Read by activities only, each time it is needed, so an edit by the Business Unit takes effect
+without a restart and without touching a running case's history.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from temporalio import activity
+
+import settings
+from models.case import Routing
+from models.forms import LocalAuthority
+
+
+class ReminderPolicy(BaseModel):
+    working_days_before: list[int] = Field(default_factory=lambda: [1, 0])
+    at: time = time(9, 0)
+
+
+class PartnershipConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    mailbox: EmailStr
+    escalation: list[EmailStr] = Field(min_length=1)
+    independent_scrutineer: EmailStr
+    dsp_meeting_working_days: int = Field(default=2, ge=1)
+    challenge_window_working_days: int = Field(default=10, ge=1)
+    reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
+
+
+class AuthorityConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    partnership: str
+    serious_incident_notifier: EmailStr
+
+
+class RoutingConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    local_authorities: dict[LocalAuthority, AuthorityConfig]
+    partnerships: dict[str, PartnershipConfig]
+
+    def authority(self, local_authority: LocalAuthority) -> AuthorityConfig:
+        try:
+            return self.local_authorities[local_authority]
+        except KeyError:
+            raise LookupError(f"routing file has no entry for {local_authority.value}") from None
+
+    def partnership(self, partnership_id: str) -> PartnershipConfig:
+        try:
+            return self.partnerships[partnership_id]
+        except KeyError:
+            raise LookupError(f"routing file has no partnership {partnership_id}") from None
+
+    def partnership_of(self, local_authority: LocalAuthority) -> tuple[str, PartnershipConfig]:
+        partnership_id = self.authority(local_authority).partnership
+        return partnership_id, self.partnership(partnership_id)
+
+
+def load_routing() -> RoutingConfig:
+    return RoutingConfig.model_validate_json(settings.routing_file().read_text(encoding="utf-8"))
+
+
+@activity.defn
+async def look_up_partnership(local_authority: LocalAuthority) -> Routing:
+    """Which partnership serves this local authority (¶2.5)."""
+    partnership_id, partnership = load_routing().partnership_of(local_authority)
+    return Routing(partnership=partnership_id, partnership_name=partnership.name)

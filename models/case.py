@@ -1,0 +1,163 @@
+"""What a case keeps and shows: stages, deadlines, decisions and messages (the `status` contract)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, EmailStr, Field
+
+from models.forms import LocalAuthority
+
+
+class CaseKind(StrEnum):
+    SERIOUS_INCIDENT = "serious_incident"
+    LEARNING_REQUEST = "learning_request"
+
+
+class Stage(StrEnum):
+    # serious incident (¶2.6-2.7, ¶4)
+    DSP_MEETING = "dsp_meeting"
+    CHALLENGE_WINDOW = "challenge_window"
+    DISPUTE_RESOLUTION = "dispute_resolution"
+    PANEL_NOTIFICATION = "panel_notification"
+    RAPID_REVIEW = "rapid_review"
+    # learning request (¶3.2)
+    PARTNERSHIP_DECISION = "partnership_decision"
+    LEARNING_REVIEW = "learning_review"
+    # both
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+FINAL_STAGES = frozenset({Stage.CLOSED, Stage.WITHDRAWN})
+
+
+class Clock(StrEnum):
+    """Every clock a case can run: the statutory ones of DESIGN.md and the partnership's own."""
+
+    DSP_MEETING = "dsp_meeting"
+    PANEL_NOTIFICATION = "panel_notification"
+    RAPID_REVIEW_SUBMISSION = "rapid_review_submission"
+    PANEL_RESPONSE = "panel_response"
+    LCSPR_PUBLICATION = "lcspr_publication"
+    PUBLICATION_COPIES = "publication_copies"
+    PUBLIC_UNTIL = "public_until"
+    CHALLENGE_WINDOW = "challenge_window"  # not statutory: how long a "do not notify" stays open
+
+
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class DeadlineRequest(BaseModel):
+    clock: Clock
+    starts_on: date
+    partnership: str
+
+
+class Deadline(BaseModel):
+    """A clock as the calendar activity computed it; kept in the case history, never recomputed."""
+
+    clock: Clock
+    title: str
+    needed: str
+    starts_on: date
+    due_on: date
+    due_at: datetime = Field(description="the instant the last day ends, Europe/London, in UTC")
+    reminders_at: list[datetime] = Field(default_factory=list)
+    rule: str = Field(description="how due_on was reached, for people: '2 working days after ...'")
+
+
+class DeadlineRecord(BaseModel):
+    """A deadline as the case shows it."""
+
+    key: Clock
+    title: str
+    due_on: date
+    status: DeadlineStatus = DeadlineStatus.OPEN
+    rule: str
+    due_at: datetime
+    step_on: date | None = None
+    recorded_late: bool = False
+    reminders_sent: int = 0
+    escalated: bool = False
+
+
+class DecisionRecord(BaseModel):
+    name: str
+    accepted: bool
+    reason: str | None = None
+    received_at: datetime
+    via: str
+
+
+class Role(StrEnum):
+    """Who a message goes to; the addresses come from the routing file (config/routing.json)."""
+
+    BUSINESS_UNIT = "business_unit"
+    SERIOUS_INCIDENT_NOTIFIER = "serious_incident_notifier"
+    REFERRER = "referrer"
+    ESCALATION = "escalation"
+    INDEPENDENT_SCRUTINEER = "independent_scrutineer"
+
+
+class MessageRequest(BaseModel):
+    """One message a case sends; `key` makes its delivery happen once."""
+
+    key: str
+    case_id: str
+    local_authority: LocalAuthority
+    template: str
+    to: list[Role]
+    context: dict[str, str] = Field(default_factory=dict)
+    referrer_email: EmailStr | None = None
+    attachment: dict[str, Any] | None = None
+
+
+class MessageRecord(BaseModel):
+    key: str
+    template: str
+    to: list[str] = Field(default_factory=list)
+    status: str = "queued"
+
+
+class SentMessage(BaseModel):
+    key: str
+    to: list[str]
+    path: str
+
+
+class Routing(BaseModel):
+    """What a case needs to know of its partnership, read from the routing file by an activity."""
+
+    partnership: str
+    partnership_name: str
+
+
+class CaseStatus(BaseModel):
+    """What `starter.py status --json` prints and the `status` query returns."""
+
+    case_id: str
+    kind: CaseKind
+    stage: Stage
+    local_authority: LocalAuthority
+    partnership: str | None
+    received_on: date
+    deadlines: list[DeadlineRecord]
+    decisions: list[DecisionRecord]
+    messages: list[MessageRecord]
+    closed_reason: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionReceipt(BaseModel):
+    """The answer to an accepted decision sent as an update."""
+
+    case_id: str
+    name: str
+    stage: Stage

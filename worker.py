@@ -1,0 +1,47 @@
+"""Runs every workflow and activity of the project on one task queue.
+
+    python worker.py
+
+Settings come from the environment (settings.py): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+SAFEGUARDING_ROUTING_FILE, SAFEGUARDING_TEMPLATES_DIR, SAFEGUARDING_OUTBOX_DIR, TEMPORAL_UI_URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import settings
+from activities.deadlines import compute_deadline
+from activities.notifications import send_message
+from activities.routing import look_up_partnership
+from workflows.learning_request import LearningRequestWorkflow
+from workflows.serious_incident import SeriousIncidentWorkflow
+
+WORKFLOWS = [SeriousIncidentWorkflow, LearningRequestWorkflow]
+ACTIVITIES = [look_up_partnership, compute_deadline, send_message]
+
+
+def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await settings.connect()
+    worker = build_worker(client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info("worker polling task queue %s on %s", settings.TASK_QUEUE, settings.temporal_address())
+    async with worker:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,398 @@
+"""What every case has, whatever its journey: decisions, deadlines, messages and what the Web UI shows.
+
+A journey (serious_incident.py, learning_request.py) subclasses `CaseWorkflow` and says which
+decisions each of its stages takes (`EXPECTED`), which earlier step each decision answers
+(`step_answered`) and what an accepted decision changes (`apply`). Everything here is deterministic:
+dates come from activities or `workflow.now()`, messages and deadlines are computed by activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, ClassVar
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deadlines import compute_deadline
+    from activities.notifications import send_message
+    from activities.routing import look_up_partnership
+    from models.case import (
+        FINAL_STAGES,
+        CaseKind,
+        CaseStatus,
+        Clock,
+        Deadline,
+        DeadlineRecord,
+        DeadlineRequest,
+        DeadlineStatus,
+        DecisionReceipt,
+        DecisionRecord,
+        MessageRecord,
+        MessageRequest,
+        Role,
+        Stage,
+    )
+    from models.dates import london_today
+    from models.decisions import (
+        CaseWithdrawn,
+        Decision,
+        DecisionModel,
+        DecisionRefused,
+        parse_decision,
+    )
+    from models.forms import LocalAuthority
+    from workflows import search_attributes
+
+ACTIVITY_TIMEOUT = timedelta(minutes=1)
+
+# Decisions a case may take more than once; any other is refused the second time.
+REPEATABLE_DECISIONS = frozenset({"agency_contribution_received", "recommendation_updated"})
+
+
+class CaseEnded(Exception):
+    """Leaves a journey at once when the case is withdrawn."""
+
+
+class CaseWorkflow:
+    kind: ClassVar[CaseKind]
+    # Which decisions each stage of the journey takes; `case_withdrawn` is taken at every open stage.
+    EXPECTED: ClassVar[dict[Stage, frozenset[str]]]
+
+    def __init__(
+        self,
+        *,
+        local_authority: LocalAuthority,
+        received_on: date,
+        referrer_email: str,
+        stage: Stage,
+    ) -> None:
+        self.case_id = workflow.info().workflow_id
+        self.local_authority = local_authority
+        self.received_on = received_on
+        self.referrer_email = referrer_email
+        self.stage = stage
+        self.partnership: str | None = None
+        self.closed_reason: str | None = None
+        self.withdrawal: CaseWithdrawn | None = None
+        self.deadlines: dict[Clock, DeadlineRecord] = {}
+        self.decisions: list[DecisionRecord] = []
+        self.messages: list[MessageRecord] = []
+        self._steps_done_before_clock: dict[Clock, date] = {}
+        self._watchers: list[asyncio.Task[None]] = []
+        self._published: tuple[Any, ...] | None = None
+
+    # ---- journey hooks ------------------------------------------------------------------------
+
+    def step_answered(self, name: str) -> tuple[str, date]:
+        """The earlier step a decision answers and its date: the decision cannot be dated before it."""
+        raise NotImplementedError
+
+    def apply(self, name: str, decision: DecisionModel) -> None:
+        """What an accepted decision changes. Called from handlers: state only, no awaiting."""
+        raise NotImplementedError
+
+    def details(self) -> dict[str, Any]:
+        """Journey facts shown in `status` beside the contract's fields (no personal data)."""
+        return {}
+
+    # ---- messages: decisions in, status out ------------------------------------------------------
+
+    @workflow.signal(name="submit_decision")
+    def submit_decision(self, decision: Decision) -> None:
+        """A decision sent as a signal (Web UI, `temporal workflow signal`). Never raises: a refused
+        decision is kept, with its reason, in the case's decision list."""
+        try:
+            parsed = self._check(decision)
+        except DecisionRefused as refused:
+            self._record(decision.name, accepted=False, reason=str(refused), via="signal")
+            return
+        self._accept(decision.name, parsed, via="signal")
+
+    @workflow.update(name="decide")
+    def decide(self, decision: Decision) -> DecisionReceipt:
+        """A decision sent as an update: the sender learns at once whether the case accepted it."""
+        self._accept(decision.name, self._check(decision), via="update")
+        return DecisionReceipt(case_id=self.case_id, name=decision.name, stage=self.stage)
+
+    @decide.validator
+    def validate_decision(self, decision: Decision) -> None:
+        """Refuses a wrong-stage, duplicate, mis-dated or invalid decision before anything is written."""
+        self._check(decision)
+
+    @workflow.query
+    def status(self) -> CaseStatus:
+        return CaseStatus(
+            case_id=self.case_id,
+            kind=self.kind,
+            stage=self.stage,
+            local_authority=self.local_authority,
+            partnership=self.partnership,
+            received_on=self.received_on,
+            deadlines=list(self.deadlines.values()),
+            decisions=list(self.decisions),
+            messages=list(self.messages),
+            closed_reason=self.closed_reason,
+            details=self.details(),
+        )
+
+    def expected_decisions(self) -> frozenset[str]:
+        if self.stage in FINAL_STAGES:
+            return frozenset()
+        return self.EXPECTED.get(self.stage, frozenset()) | {"case_withdrawn"}
+
+    def _check(self, decision: Decision) -> DecisionModel:
+        if self.stage in FINAL_STAGES:
+            raise DecisionRefused(f"the case is {self.stage.value}: it takes no more decisions")
+        parsed = parse_decision(decision, today=self.today())
+        name = decision.name
+        if name not in REPEATABLE_DECISIONS and any(
+            d.accepted and d.name == name for d in self.decisions
+        ):
+            raise DecisionRefused(f"{name} is already recorded on this case")
+        expected = self.expected_decisions()
+        if name not in expected:
+            raise DecisionRefused(
+                f"{name} is not expected at stage {self.stage.value}; "
+                f"this stage takes {', '.join(sorted(expected))}"
+            )
+        happened_on = parsed.happened_on
+        step, step_on = self.step_answered(name)
+        if happened_on is not None and happened_on < step_on:
+            raise DecisionRefused(
+                f"{name}: {parsed.happened_field} ({happened_on}) is before {step} ({step_on})"
+            )
+        return parsed
+
+    def _accept(self, name: str, decision: DecisionModel, via: str) -> None:
+        self._record(name, accepted=True, reason=None, via=via)
+        if isinstance(decision, CaseWithdrawn):
+            self.withdrawal = decision
+            self.stage = Stage.WITHDRAWN
+            self.closed_reason = f"Withdrawn on {decision.withdrawn_on}: {decision.reason}"
+        else:
+            self.apply(name, decision)
+        self.publish()
+
+    def _record(self, name: str, accepted: bool, reason: str | None, via: str) -> None:
+        self.decisions.append(
+            DecisionRecord(
+                name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via
+            )
+        )
+
+    # ---- waiting on the journey ------------------------------------------------------------------
+
+    async def until(
+        self,
+        condition: Callable[[], bool],
+        timeout: timedelta | None = None,
+        timeout_summary: str | None = None,
+    ) -> None:
+        """Wait for `condition`; raise CaseEnded if the case is withdrawn first (TimeoutError on timeout)."""
+        await workflow.wait_condition(
+            lambda: condition() or self.stage is Stage.WITHDRAWN,
+            timeout=timeout,
+            timeout_summary=timeout_summary,
+        )
+        if self.stage is Stage.WITHDRAWN:
+            raise CaseEnded()
+
+    def today(self) -> date:
+        return london_today(workflow.now())
+
+    def close(self, reason: str) -> None:
+        self.stage = Stage.CLOSED
+        self.closed_reason = reason
+        self.publish()
+
+    async def finish(self) -> CaseStatus:
+        """Cancel what is still open, let reminders in flight finish, and end the case."""
+        for record in self.deadlines.values():
+            if record.status is DeadlineStatus.OPEN:
+                record.status = DeadlineStatus.CANCELLED
+        await asyncio.gather(*self._watchers)
+        self.publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.status()
+
+    async def look_up_partnership(self) -> None:
+        routing = await workflow.execute_activity(
+            look_up_partnership,
+            self.local_authority,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            summary="Routing: the partnership serving this authority (¶2.5)",
+        )
+        self.partnership = routing.partnership
+        self.publish()
+
+    # ---- deadlines ---------------------------------------------------------------------------------
+
+    async def compute(self, clock: Clock, starts_on: date) -> Deadline:
+        assert self.partnership is not None, "look_up_partnership first"
+        return await workflow.execute_activity(
+            compute_deadline,
+            DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.partnership),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            summary=f"Calendar: {clock.value} clock from {starts_on}",
+        )
+
+    async def open_deadline(self, clock: Clock, starts_on: date, remind: list[Role]) -> Deadline:
+        """Start a statutory clock: reminders to `remind` before it ends, an escalation if it is missed."""
+        deadline = await self.compute(clock, starts_on)
+        record = DeadlineRecord(
+            key=clock,
+            title=deadline.title,
+            due_on=deadline.due_on,
+            due_at=deadline.due_at,
+            rule=deadline.rule,
+        )
+        self.deadlines[clock] = record
+        step_on = self._steps_done_before_clock.pop(clock, None)
+        if step_on is not None:
+            self._judge(record, step_on)
+        else:
+            self._watchers.append(asyncio.create_task(self._watch(record, deadline, remind)))
+        self.publish()
+        return deadline
+
+    def close_deadline(self, clock: Clock, step_on: date) -> None:
+        """The step a clock waits for happened on `step_on`: met or missed by that date."""
+        record = self.deadlines.get(clock)
+        if record is None:  # the step was recorded before its clock was set up
+            self._steps_done_before_clock[clock] = step_on
+            return
+        self._judge(record, step_on)
+
+    def _judge(self, record: DeadlineRecord, step_on: date) -> None:
+        if record.status is DeadlineStatus.CANCELLED:
+            return
+        record.step_on = step_on
+        record.recorded_late = workflow.now() >= record.due_at
+        record.status = DeadlineStatus.MET if step_on <= record.due_on else DeadlineStatus.MISSED
+
+    async def _watch(self, record: DeadlineRecord, deadline: Deadline, remind: list[Role]) -> None:
+        context = {
+            "deadline_title": deadline.title,
+            "due_on": deadline.due_on.isoformat(),
+            "deadline_rule": deadline.rule,
+            "needed": deadline.needed,
+        }
+        for number, reminder_at in enumerate(deadline.reminders_at, start=1):
+            if reminder_at <= workflow.now():
+                continue  # a reminder whose moment has passed is not sent late
+            if not await self._open_at(record, reminder_at, f"Reminder {number}: {deadline.title}"):
+                return
+            await self.send(
+                "deadline_reminder",
+                remind,
+                f"reminder/{record.key.value}/{number}",
+                context,
+                summary=f"Reminder {number}: {deadline.title} due {deadline.due_on}",
+            )
+            record.reminders_sent += 1
+        if not await self._open_at(record, deadline.due_at, f"Deadline: {deadline.title}"):
+            return
+        record.status = DeadlineStatus.MISSED
+        record.escalated = True
+        self.publish()
+        await self.send(
+            "deadline_escalation",
+            [Role.ESCALATION, Role.BUSINESS_UNIT],
+            f"escalation/{record.key.value}",
+            context,
+            summary=f"Escalation: {deadline.title} missed",
+        )
+
+    async def _open_at(self, record: DeadlineRecord, moment: datetime, summary: str) -> bool:
+        """Sleep until `moment` unless the deadline closes first; True if it is still open then."""
+        delay = moment - workflow.now()
+        if delay > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: record.status is not DeadlineStatus.OPEN,
+                    timeout=delay,
+                    timeout_summary=summary,
+                )
+            except asyncio.TimeoutError:
+                pass
+        return record.status is DeadlineStatus.OPEN
+
+    # ---- messages out ----------------------------------------------------------------------------
+
+    async def send(
+        self,
+        template: str,
+        to: list[Role],
+        step: str,
+        context: dict[str, str] | None = None,
+        *,
+        summary: str,
+        attachment: dict[str, Any] | None = None,
+    ) -> None:
+        """Send one message, once: its key is the case id and the step."""
+        record = MessageRecord(key=f"{self.case_id}/{step}", template=template)
+        self.messages.append(record)
+        sent = await workflow.execute_activity(
+            send_message,
+            MessageRequest(
+                key=record.key,
+                case_id=self.case_id,
+                local_authority=self.local_authority,
+                template=template,
+                to=to,
+                context=context or {},
+                referrer_email=self.referrer_email,
+                attachment=attachment,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            summary=summary,
+        )
+        record.to = sent.to
+        record.status = "sent"
+
+    async def announce_withdrawal(self) -> None:
+        assert self.withdrawal is not None
+        await self.send(
+            "case_withdrawn",
+            [Role.BUSINESS_UNIT],
+            "withdrawn",
+            {"withdrawn_on": self.withdrawal.withdrawn_on.isoformat(), "reason": self.withdrawal.reason},
+            summary="Tell the Business Unit the case is withdrawn",
+        )
+
+    # ---- what the Web UI shows ---------------------------------------------------------------------
+
+    def publish(self) -> None:
+        """Search attributes and current details: stage, next deadline, anything missed."""
+        open_deadlines = [d for d in self.deadlines.values() if d.status is DeadlineStatus.OPEN]
+        next_due = min((d.due_at for d in open_deadlines), default=None)
+        missed = any(d.status is DeadlineStatus.MISSED for d in self.deadlines.values())
+        snapshot = (self.stage, next_due, missed, self.partnership)
+        if snapshot != self._published:
+            self._published = snapshot
+            workflow.upsert_search_attributes(
+                [
+                    search_attributes.CASE_KIND.value_set(self.kind.value),
+                    search_attributes.CASE_STAGE.value_set(self.stage.value),
+                    search_attributes.LOCAL_AUTHORITY.value_set(self.local_authority.value),
+                    search_attributes.DEADLINE_MISSED.value_set(missed),
+                    search_attributes.NEXT_DEADLINE.value_set(next_due)
+                    if next_due
+                    else search_attributes.NEXT_DEADLINE.value_unset(),
+                ]
+                + (
+                    [search_attributes.PARTNERSHIP.value_set(self.partnership)]
+                    if self.partnership
+                    else []
+                )
+            )
+        lines = [f"**Stage:** {self.stage.value}"]
+        lines += [
+            f"- {d.title}: due {d.due_on} — {d.status.value}"
+            + (" (recorded late)" if d.recorded_late else "")
+            for d in self.deadlines.values()
+        ]
+        workflow.set_current_details("\n".join(lines))

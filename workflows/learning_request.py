@@ -1,0 +1,129 @@
+"""A Learning Request (¶3.1-3.3): standalone, or after a decision not to notify.
+
+  ¶3.1  the form reaches the Business Unit, which is told                      -> receive_form
+  ¶3.2  the partnership decides: a learning review is convened, or the referrer
+        gets the rationale                                                     -> partnership_decision
+  ¶3.2  the learning review's findings and recommendations are recorded        -> learning_review
+A case can be withdrawn at any stage.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.case import CaseKind, CaseStatus, Role, Stage
+    from models.decisions import DecisionModel, LearningRequestDecision, LearningReviewCompleted
+    from models.forms import LearningRequestForm
+
+from workflows.case import CaseEnded, CaseWorkflow
+
+
+@workflow.defn
+class LearningRequestWorkflow(CaseWorkflow):
+    kind = CaseKind.LEARNING_REQUEST
+    EXPECTED = {
+        Stage.PARTNERSHIP_DECISION: frozenset({"learning_request_decision"}),
+        Stage.LEARNING_REVIEW: frozenset({"learning_review_completed"}),
+    }
+
+    @workflow.init
+    def __init__(self, form: LearningRequestForm) -> None:
+        super().__init__(
+            local_authority=form.local_authority,
+            received_on=form.received_on,
+            referrer_email=form.referrer.email,
+            stage=Stage.PARTNERSHIP_DECISION,
+        )
+        self.form = form
+        self.decision: LearningRequestDecision | None = None
+        self.review: LearningReviewCompleted | None = None
+
+    @workflow.run
+    async def run(self, form: LearningRequestForm) -> CaseStatus:
+        try:
+            await self.receive_form()
+            await self.until(lambda: self.stage is not Stage.PARTNERSHIP_DECISION)
+            await self.tell_referrer()
+            if self.stage is Stage.LEARNING_REVIEW:
+                await self.until(lambda: self.stage is not Stage.LEARNING_REVIEW)
+                await self.share_learning()
+        except CaseEnded:
+            await self.announce_withdrawal()
+        return await self.finish()
+
+    # ---- the journey ------------------------------------------------------------------------------
+
+    async def receive_form(self) -> None:
+        """¶3.1: the Business Unit of the partnership is told of the request."""
+        await self.look_up_partnership()
+        await self.send(
+            "new_learning_request",
+            [Role.BUSINESS_UNIT],
+            "new-form",
+            {"received_on": self.form.received_on.isoformat(), "reason": self.form.reason.replace("_", " ")},
+            summary="¶3.1 Tell the Business Unit of the new Learning Request",
+        )
+
+    async def tell_referrer(self) -> None:
+        """¶3.2: the referrer hears that a review is convened, or why it is not."""
+        assert self.decision is not None
+        convened = self.decision.decision == "learning_review"
+        await self.send(
+            "learning_review_convened" if convened else "learning_request_rationale",
+            [Role.REFERRER, Role.BUSINESS_UNIT],
+            "partnership-decision",
+            {"decided_on": self.decision.decided_on.isoformat(), "rationale": self.decision.rationale},
+            summary="¶3.2 Learning review convened" if convened else "¶3.2 Rationale to the referrer",
+        )
+
+    async def share_learning(self) -> None:
+        """¶3.2: the review's findings and recommendations go to the referrer and the Business Unit."""
+        assert self.review is not None
+        await self.send(
+            "learning_review_completed",
+            [Role.REFERRER, Role.BUSINESS_UNIT],
+            "learning-review-completed",
+            {
+                "completed_on": self.review.completed_on.isoformat(),
+                "findings": self.review.findings,
+                "recommendations": "\n".join(
+                    f"- {r.id}: {r.text} (owner: {r.owner}; due {r.due_on})"
+                    for r in self.review.recommendations
+                )
+                or "- none",
+            },
+            summary="¶3.2 Share the learning review's findings",
+        )
+
+    # ---- decisions --------------------------------------------------------------------------------
+
+    def step_answered(self, name: str) -> tuple[str, date]:
+        if name == "learning_review_completed" and self.decision:
+            return "the partnership's decision", self.decision.decided_on
+        return "the form's receipt", self.form.received_on
+
+    def apply(self, name: str, decision: DecisionModel) -> None:
+        if isinstance(decision, LearningRequestDecision):
+            self.decision = decision
+            if decision.decision == "learning_review":
+                self.stage = Stage.LEARNING_REVIEW
+            else:
+                self.close(f"No learning review: decided on {decision.decided_on}")
+        elif isinstance(decision, LearningReviewCompleted):
+            self.review = decision
+            self.close(f"Learning review completed on {decision.completed_on}")
+        else:
+            raise AssertionError(f"no transition for {name}")
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision.decision if self.decision else None,
+            "related_case": self.form.related_case,
+            "recommendations": [r.model_dump(mode="json") for r in self.review.recommendations]
+            if self.review
+            else [],
+        }
