@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings
@@ -87,10 +87,10 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
         task_queue=settings.TASK_QUEUE,
         search_attributes=TypedSearchAttributes(
             [
-                search_attributes.CASE_KIND.value_set(kind.value),
-                search_attributes.CASE_STAGE.value_set(FIRST_STAGE[kind].value),
-                search_attributes.LOCAL_AUTHORITY.value_set(authority),
-                search_attributes.DEADLINE_MISSED.value_set(False),
+                SearchAttributePair(search_attributes.CASE_KIND, kind.value),
+                SearchAttributePair(search_attributes.CASE_STAGE, FIRST_STAGE[kind].value),
+                SearchAttributePair(search_attributes.LOCAL_AUTHORITY, authority),
+                SearchAttributePair(search_attributes.DEADLINE_MISSED, False),
             ]
         ),
         static_summary=f"{kind.value.replace('_', ' ').capitalize()} · {authority} · received {form.received_on}",

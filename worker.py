@@ -14,6 +14,7 @@ import signal
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
 from activities.deadlines import compute_deadline
@@ -26,8 +27,21 @@ WORKFLOWS = [SeriousIncidentWorkflow, LearningRequestWorkflow]
 ACTIVITIES = [look_up_partnership, compute_deadline, send_message]
 
 
+# pydantic loads its e-mail validator lazily, on the first e-mail field it checks: pass it through
+# the sandbox like the models themselves rather than re-importing it inside every workflow run.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+)
+
+
 def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=ACTIVITIES,
+        workflow_runner=SANDBOX,
+    )
 
 
 async def main() -> None:
