@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 from datetime import datetime, timezone
@@ -125,10 +126,10 @@ async def status(case_id: str) -> CaseStatus:
 
 
 def rpc_reason(case_id: str, error: RPCError) -> str:
+    if "already completed" in error.message:  # the server says NOT_FOUND for an ended case too
+        return f"case {case_id} has ended: it takes no more decisions"
     if error.status == RPCStatusCode.NOT_FOUND:
         return f"unknown case {case_id}"
-    if "already completed" in error.message:
-        return f"case {case_id} has ended: it takes no more decisions"
     return f"case {case_id}: {error.message}"
 
 
@@ -197,4 +198,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The Temporal client's Rust threads can outlive asyncio.run(); letting the interpreter finalize
+    # then aborts the process now and again (SIGABRT/SIGSEGV after the output is printed,
+    # temporalio/sdk-python#300). Flush what was printed and leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

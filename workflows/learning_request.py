@@ -46,10 +46,10 @@ class LearningRequestWorkflow(CaseWorkflow):
     async def run(self, form: LearningRequestForm) -> CaseStatus:
         try:
             await self.receive_form()
-            await self.until(lambda: self.stage is not Stage.PARTNERSHIP_DECISION)
+            await self.until(lambda: self.decision is not None)
             await self.tell_referrer()
-            if self.stage is Stage.LEARNING_REVIEW:
-                await self.until(lambda: self.stage is not Stage.LEARNING_REVIEW)
+            if self.decision and self.decision.decision == "learning_review":
+                await self.until(lambda: self.review is not None)
                 await self.share_learning()
         except CaseEnded:
             await self.announce_withdrawal()

@@ -21,7 +21,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import CaseKind, CaseStatus, Clock, Role, Stage
+    from models.case import FINAL_STAGES, CaseKind, CaseStatus, Clock, Role, Stage
     from models.decisions import (
         ChallengeRaised,
         ChallengeResolved,
@@ -64,12 +64,14 @@ class SeriousIncidentWorkflow(CaseWorkflow):
 
     @workflow.run
     async def run(self, form: SeriousIncidentForm) -> CaseStatus:
+        # Handlers move the stage as decisions arrive (several may arrive at once); the journey
+        # below follows the decisions recorded, so no step is skipped however fast they come.
         try:
             await self.receive_form()
-            await self.until(lambda: self.stage is not Stage.DSP_MEETING)
-            if self.stage is Stage.CHALLENGE_WINDOW:
+            await self.until(lambda: self.dsp_decision is not None)
+            if not self.decided_to_notify():
                 await self.not_notified()
-            if self.stage is Stage.PANEL_NOTIFICATION:
+            if self.decided_to_notify():
                 await self.notify_panel()
                 await self.rapid_review()
         except CaseEnded:
@@ -120,7 +122,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         )
         try:
             await self.until(
-                lambda: self.stage is not Stage.CHALLENGE_WINDOW,
+                lambda: self.challenge is not None,
                 timeout=max(window.due_at - workflow.now(), timedelta(seconds=1)),
                 timeout_summary=f"¶2.7 Time to challenge ends {window.due_on}",
             )
@@ -139,7 +141,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             },
             summary="¶2.7 Professional Challenge, Escalation and Dispute Resolution",
         )
-        await self.until(lambda: self.stage is not Stage.DISPUTE_RESOLUTION)
+        await self.until(lambda: self.challenge_outcome is not None)
         assert self.challenge_outcome is not None
         await self.send(
             "challenge_outcome",
@@ -174,7 +176,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             attachment=self.form.model_dump(mode="json"),
             summary="¶2.6 Forward the form to the LA Serious Incident Notifier",
         )
-        await self.until(lambda: self.stage is not Stage.PANEL_NOTIFICATION)
+        await self.until(lambda: self.notification is not None)
 
     async def rapid_review(self) -> None:
         """¶4.2: 15 working days from notification to the Rapid Review decision reaching the Panel."""
@@ -183,7 +185,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             Clock.RAPID_REVIEW_SUBMISSION, self.notification.submitted_on, [Role.BUSINESS_UNIT]
         )
         # The Rapid Review stage (¶4.3-4.9) is the next issue's; until then the case waits here.
-        await self.until(lambda: self.stage is not Stage.RAPID_REVIEW)
+        await self.until(lambda: self.stage in FINAL_STAGES)
 
     # ---- decisions --------------------------------------------------------------------------------
 
@@ -221,6 +223,12 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             self.acknowledgement = decision
         else:
             raise AssertionError(f"no transition for {name}")
+
+    def decided_to_notify(self) -> bool:
+        """The DSPs decided to notify, or a challenge changed their decision (¶2.6-2.7)."""
+        if self.challenge_outcome is not None:
+            return self.challenge_outcome.outcome == "decision_changed"
+        return self.dsp_decision is not None and self.dsp_decision.decision == "notify"
 
     def decided_to_notify_on(self) -> date:
         if self.challenge_outcome and self.challenge_outcome.outcome == "decision_changed":

@@ -1,0 +1,450 @@
+"""The messages a case sends (activities/notifications.py `send_message`).
+
+Each message is rendered from its template in activities/templates/, addressed from the routing file
+(protocol ¶2.5 partnership mailboxes, ¶2.6 Serious Incident Notifiers) and delivered once into the
+outbox as an .eml file named by its idempotency key. Run through Temporal's ActivityEnvironment.
+"""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from string import Template
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.notifications import send_message
+from models.case import MessageRequest, Role, SentMessage
+from models.forms import LocalAuthority, SeriousIncidentForm
+
+PROJECT = Path(__file__).resolve().parents[1]
+TEMPLATES = PROJECT / "activities" / "templates"
+ROUTING_FILE = PROJECT / "config" / "routing.json"
+UI_URL = "http://temporal-ui.test:8233"
+NAMESPACE = "cases-test"
+CASE_ID = "SI-20251223-2c1bd5"
+REFERRER = "alex.practitioner@example.org"
+
+# protocol ¶2.5 (examples/README.md) and ¶2.6, written out: the routing file must agree with them
+PARTNERSHIP_MAILBOX = {
+    LocalAuthority.HARTLEPOOL: "HSSCP@hartlepool.gov.uk",
+    LocalAuthority.STOCKTON_ON_TEES: "HSSCP@hartlepool.gov.uk",
+    LocalAuthority.MIDDLESBROUGH: "STSCP@middlesbrough.gov.uk",
+    LocalAuthority.REDCAR_AND_CLEVELAND: "STSCP@middlesbrough.gov.uk",
+}
+PARTNERSHIP = {
+    LocalAuthority.HARTLEPOOL: "HSSCP",
+    LocalAuthority.STOCKTON_ON_TEES: "HSSCP",
+    LocalAuthority.MIDDLESBROUGH: "STSCP",
+    LocalAuthority.REDCAR_AND_CLEVELAND: "STSCP",
+}
+SERIOUS_INCIDENT_NOTIFIER = {
+    LocalAuthority.HARTLEPOOL: "leanne.stockton@hartlepool.gov.uk",
+    LocalAuthority.STOCKTON_ON_TEES: "nicole.wilson@stockton.gov.uk",
+    LocalAuthority.MIDDLESBROUGH: "Dawn_Alaszewski@middlesbrough.gov.uk",
+    LocalAuthority.REDCAR_AND_CLEVELAND: "Victoria.McLeod@redcar-cleveland.gov.uk",
+}
+AUTHORITY_NAME = {
+    LocalAuthority.HARTLEPOOL: "Hartlepool",
+    LocalAuthority.STOCKTON_ON_TEES: "Stockton-on-Tees",
+    LocalAuthority.MIDDLESBROUGH: "Middlesbrough",
+    LocalAuthority.REDCAR_AND_CLEVELAND: "Redcar and Cleveland",
+}
+PARTNERSHIP_NAME = {
+    "HSSCP": "Hartlepool and Stockton-on-Tees Safeguarding Children Partnership",
+    "STSCP": "South Tees Safeguarding Children Partnership",
+}
+
+
+def configured(partnership: str, key: str) -> list[str]:
+    """Escalation and Independent Scrutineer addresses are the Business Unit's to set: read raw."""
+    value = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["partnerships"][partnership][key]
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(autouse=True)
+def outbox(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "outbox"
+    monkeypatch.setenv("SAFEGUARDING_OUTBOX_DIR", str(folder))
+    monkeypatch.setenv("TEMPORAL_UI_URL", UI_URL)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", NAMESPACE)
+    monkeypatch.delenv("SAFEGUARDING_ROUTING_FILE", raising=False)
+    monkeypatch.delenv("SAFEGUARDING_TEMPLATES_DIR", raising=False)
+    return folder
+
+
+async def send(request: MessageRequest) -> SentMessage:
+    return await ActivityEnvironment().run(send_message, request)
+
+
+def request(
+    template: str = "deadline_reminder",
+    to: list[Role] | None = None,
+    context: dict[str, str] | None = None,
+    *,
+    local_authority: LocalAuthority = LocalAuthority.STOCKTON_ON_TEES,
+    step: str = "reminder/dsp_meeting/1",
+    referrer_email: str | None = REFERRER,
+    attachment: dict | None = None,
+) -> MessageRequest:
+    return MessageRequest(
+        key=f"{CASE_ID}/{step}",
+        case_id=CASE_ID,
+        local_authority=local_authority,
+        template=template,
+        to=to if to is not None else [Role.BUSINESS_UNIT],
+        context=context if context is not None else REMINDER_CONTEXT,
+        referrer_email=referrer_email,
+        attachment=attachment,
+    )
+
+
+def read_eml(path: str | Path) -> EmailMessage:
+    return message_from_bytes(Path(path).read_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def body_of(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def addresses(message: EmailMessage, header: str) -> list[str]:
+    return [address.addr_spec for address in message[header].addresses]
+
+
+def files_in(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.exists() else []
+
+
+# ---- who a message goes to -----------------------------------------------------------------------
+
+REMINDER_CONTEXT = {
+    "deadline_title": "DSP teleconference and decision",
+    "due_on": "2025-12-29",
+    "deadline_rule": "2 working days after 2025-12-23",
+    "needed": "Convene the DSP teleconference and record its decision (dsp_decision).",
+}
+
+AUTHORITIES = pytest.mark.parametrize("authority", list(LocalAuthority), ids=lambda a: a.value)
+
+
+@AUTHORITIES
+async def test_business_unit_is_the_partnership_mailbox(authority, outbox):
+    sent = await send(request(to=[Role.BUSINESS_UNIT], local_authority=authority))
+    assert sent.to == [PARTNERSHIP_MAILBOX[authority]]
+    message = read_eml(sent.path)
+    assert addresses(message, "To") == [PARTNERSHIP_MAILBOX[authority]]
+    assert addresses(message, "From") == [PARTNERSHIP_MAILBOX[authority]]
+
+
+@AUTHORITIES
+async def test_serious_incident_notifier_is_the_authoritys_own(authority):
+    sent = await send(request(to=[Role.SERIOUS_INCIDENT_NOTIFIER], local_authority=authority))
+    assert sent.to == [SERIOUS_INCIDENT_NOTIFIER[authority]]
+    assert addresses(read_eml(sent.path), "To") == [SERIOUS_INCIDENT_NOTIFIER[authority]]
+
+
+@AUTHORITIES
+async def test_referrer_is_the_address_on_the_form(authority):
+    sent = await send(
+        request(to=[Role.REFERRER], local_authority=authority, referrer_email="sam.worker@example.org")
+    )
+    assert sent.to == ["sam.worker@example.org"]
+    message = read_eml(sent.path)
+    assert addresses(message, "To") == ["sam.worker@example.org"]
+    assert addresses(message, "From") == [PARTNERSHIP_MAILBOX[authority]]
+
+
+@AUTHORITIES
+async def test_escalation_goes_to_the_partnerships_escalation_list(authority):
+    expected = configured(PARTNERSHIP[authority], "escalation")
+    sent = await send(request(to=[Role.ESCALATION], local_authority=authority))
+    assert sent.to == expected
+    assert addresses(read_eml(sent.path), "To") == expected
+
+
+@AUTHORITIES
+async def test_independent_scrutineer_is_the_partnerships(authority):
+    expected = configured(PARTNERSHIP[authority], "independent_scrutineer")
+    sent = await send(request(to=[Role.INDEPENDENT_SCRUTINEER], local_authority=authority))
+    assert sent.to == expected
+
+
+def test_the_two_partnerships_have_different_escalation_and_scrutineer():
+    """Otherwise the tests above could not tell the partnerships apart."""
+    assert configured("HSSCP", "escalation") != configured("STSCP", "escalation")
+    assert configured("HSSCP", "independent_scrutineer") != configured("STSCP", "independent_scrutineer")
+
+
+async def test_several_roles_in_order_each_address_once():
+    sent = await send(
+        request(
+            to=[Role.REFERRER, Role.BUSINESS_UNIT, Role.ESCALATION, Role.BUSINESS_UNIT],
+            local_authority=LocalAuthority.MIDDLESBROUGH,
+        )
+    )
+    expected = [REFERRER, "STSCP@middlesbrough.gov.uk", *configured("STSCP", "escalation")]
+    assert sent.to == expected
+    assert addresses(read_eml(sent.path), "To") == expected
+
+
+async def test_addresses_come_from_the_routing_file(tmp_path, monkeypatch):
+    routing = json.loads(ROUTING_FILE.read_text(encoding="utf-8"))
+    routing["local_authorities"]["hartlepool"]["serious_incident_notifier"] = "new.notifier@hartlepool.gov.uk"
+    routing["partnerships"]["HSSCP"]["escalation"] = ["first@example.org", "second@example.org"]
+    path = tmp_path / "routing.json"
+    path.write_text(json.dumps(routing), encoding="utf-8")
+    monkeypatch.setenv("SAFEGUARDING_ROUTING_FILE", str(path))
+    sent = await send(
+        request(to=[Role.SERIOUS_INCIDENT_NOTIFIER, Role.ESCALATION], local_authority=LocalAuthority.HARTLEPOOL)
+    )
+    assert sent.to == ["new.notifier@hartlepool.gov.uk", "first@example.org", "second@example.org"]
+
+
+async def test_referrer_without_an_address_is_an_error_and_nothing_is_sent(outbox):
+    with pytest.raises(ValueError, match="referrer") as caught:
+        await send(request("rationale_to_referrer", [Role.REFERRER, Role.BUSINESS_UNIT], RATIONALE_CONTEXT, referrer_email=None))
+    assert "rationale_to_referrer" in str(caught.value)
+    assert files_in(outbox) == []
+
+
+async def test_a_missing_template_variable_is_an_error_and_nothing_is_sent(outbox):
+    context = {k: v for k, v in REMINDER_CONTEXT.items() if k != "needed"}
+    with pytest.raises(KeyError, match="needed"):
+        await send(request("deadline_reminder", [Role.BUSINESS_UNIT], context))
+    assert files_in(outbox) == []
+
+
+async def test_an_unknown_template_is_an_error(outbox):
+    with pytest.raises(FileNotFoundError):
+        await send(request("no_such_template"))
+    assert files_in(outbox) == []
+
+
+# ---- every template, with the context the workflows send -----------------------------------------
+
+FORM = SeriousIncidentForm.model_validate(
+    json.loads((PROJECT / "examples" / "serious-incident-form.json").read_text(encoding="utf-8"))
+)
+# what identifies the child or the incident: never in a subject line
+CHILD_DETAILS = [
+    FORM.child.reference,
+    FORM.child.date_of_birth.isoformat(),
+    FORM.incident.summary,
+    FORM.incident.date.isoformat(),
+    FORM.referrer.name,
+    "serious_harm",
+    "serious harm",
+]
+
+NEW_FORM_CONTEXT = {  # workflows/serious_incident.py receive_form
+    "received_on": "2025-12-23",
+    "dsp_due_on": "2025-12-29",
+    "dsp_rule": "2 working days after 2025-12-23",
+}
+RATIONALE_CONTEXT = {  # workflows/serious_incident.py not_notified
+    "meeting_held_on": "2025-12-24",
+    "rationale": "Threshold for notification not met; single-agency learning only.",
+    "challenge_window_ends_on": "2026-01-12",
+}
+
+# template, roles, step, context (as in workflows/*.py), what the body must say
+TEMPLATE_CASES = [
+    (
+        "new_serious_incident_form", [Role.BUSINESS_UNIT], "new-form", NEW_FORM_CONTEXT,
+        ["received on 2025-12-23", "by the end of\n2025-12-29 (2 working days after 2025-12-23)"],
+    ),
+    (
+        "dsp_meeting_invitation", [Role.INDEPENDENT_SCRUTINEER], "dsp-meeting-invitation", NEW_FORM_CONTEXT,
+        ["by the end of 2025-12-29", "Independent Scrutineer"],
+    ),
+    (
+        "rationale_to_referrer", [Role.REFERRER, Role.BUSINESS_UNIT], "rationale-to-referrer", RATIONALE_CONTEXT,
+        ["met on 2025-12-24", RATIONALE_CONTEXT["rationale"], "by the end of 2026-01-12"],
+    ),
+    (
+        "dispute_route", [Role.REFERRER, Role.BUSINESS_UNIT, Role.ESCALATION], "dispute-route",
+        {"raised_on": "2025-12-30", "raised_by": "Referrer's agency", "grounds": "Disagrees with the decision not to notify."},
+        ["raised on 2025-12-30 by\nReferrer's agency", "Disagrees with the decision not to notify."],
+    ),
+    (
+        "challenge_outcome", [Role.REFERRER, Role.BUSINESS_UNIT], "challenge-outcome",
+        {"resolved_on": "2026-01-06", "outcome": "the decision not to notify is upheld", "notes": "Resolved at escalation stage 2."},
+        ["resolved on 2026-01-06", "Outcome: the decision not to notify is upheld", "Resolved at escalation stage 2."],
+    ),
+    (
+        "form_to_notifier", [Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT], "form-to-notifier",
+        {"meeting_held_on": "2025-12-24", "notification_due_on": "2025-12-31", "notification_rule": "5 working days after 2025-12-22"},
+        ["met on 2025-12-24", "by the end of\n2025-12-31 (5 working days after 2025-12-22, protocol ¶2.4)", "is attached"],
+    ),
+    (
+        "case_withdrawn", [Role.BUSINESS_UNIT], "withdrawn",
+        {"withdrawn_on": "2025-12-24", "reason": "Form submitted in error; duplicate of an open case."},
+        ["withdrawn on 2025-12-24", "Form submitted in error; duplicate of an open case."],
+    ),
+    (
+        "deadline_reminder", [Role.BUSINESS_UNIT], "reminder/dsp_meeting/1", REMINDER_CONTEXT,
+        ["DSP teleconference and decision is due by the end of 2025-12-29", "(2 working days after 2025-12-23)", REMINDER_CONTEXT["needed"]],
+    ),
+    (
+        "deadline_escalation", [Role.ESCALATION, Role.BUSINESS_UNIT], "escalation/dsp_meeting", REMINDER_CONTEXT,
+        ["DSP teleconference and decision was due by the end of 2025-12-29", REMINDER_CONTEXT["needed"], "The case goes on"],
+    ),
+    (
+        "new_learning_request", [Role.BUSINESS_UNIT], "new-form",
+        {"received_on": "2025-11-20", "reason": "near miss"},
+        ["received on 2025-11-20", "Reason given: near miss."],
+    ),
+    (
+        "learning_review_convened", [Role.REFERRER, Role.BUSINESS_UNIT], "partnership-decision",
+        {"decided_on": "2025-11-27", "rationale": "Two agencies can learn from how they worked together."},
+        ["On 2025-11-27 the partnership decided to\nconvene a learning review", "Two agencies can learn from how they worked together."],
+    ),
+    (
+        "learning_request_rationale", [Role.REFERRER, Role.BUSINESS_UNIT], "partnership-decision",
+        {"decided_on": "2025-11-27", "rationale": "Single-agency matter; no multi-agency learning."},
+        ["On 2025-11-27 the partnership decided that a\nlearning review is not required", "Single-agency matter; no multi-agency learning."],
+    ),
+    (
+        "learning_review_completed", [Role.REFERRER, Role.BUSINESS_UNIT], "learning-review-completed",
+        {
+            "completed_on": "2026-02-26",
+            "findings": "Summary of learning.",
+            "recommendations": "- L1: Joint briefing on near-miss escalation. (owner: Redcar and Cleveland Children's Services; due 2026-04-30)",
+        },
+        ["completed on 2026-02-26", "Findings:\nSummary of learning.", "- L1: Joint briefing on near-miss escalation."],
+    ),
+]
+
+
+def test_every_template_is_covered():
+    assert sorted(case[0] for case in TEMPLATE_CASES) == sorted(p.stem for p in TEMPLATES.glob("*.txt"))
+
+
+@pytest.mark.parametrize(
+    ("template", "to", "step", "context", "says"),
+    [pytest.param(*case, id=case[0]) for case in TEMPLATE_CASES],
+)
+@pytest.mark.parametrize(
+    "authority", [LocalAuthority.STOCKTON_ON_TEES, LocalAuthority.REDCAR_AND_CLEVELAND], ids=lambda a: a.value
+)
+async def test_template_renders_with_the_workflows_context(template, to, step, context, says, authority, outbox):
+    attachment = FORM.model_dump(mode="json") if template == "form_to_notifier" else None
+    sent = await send(request(template, to, context, local_authority=authority, step=step, attachment=attachment))
+
+    assert Path(sent.path) == outbox / CASE_ID / f"{step.replace('/', '--')}.eml"
+    assert sent.key == f"{CASE_ID}/{step}"
+    message = read_eml(sent.path)
+    mailbox = PARTNERSHIP_MAILBOX[authority]
+    roles = {
+        Role.BUSINESS_UNIT: [mailbox],
+        Role.SERIOUS_INCIDENT_NOTIFIER: [SERIOUS_INCIDENT_NOTIFIER[authority]],
+        Role.REFERRER: [REFERRER],
+        Role.ESCALATION: configured(PARTNERSHIP[authority], "escalation"),
+        Role.INDEPENDENT_SCRUTINEER: configured(PARTNERSHIP[authority], "independent_scrutineer"),
+    }
+    expected_to = [address for role in to for address in roles[role]]
+    assert addresses(message, "From") == [mailbox]
+    assert addresses(message, "To") == expected_to == sent.to
+    assert message["X-Idempotency-Key"] == f"{CASE_ID}/{step}"
+    assert message["Message-ID"]
+
+    subject = message["Subject"]
+    assert f"[{CASE_ID}]" in subject
+    assert "$" not in subject
+    leaked = [detail for detail in CHILD_DETAILS if detail.lower() in subject.lower()]
+    assert leaked == [], subject
+
+    body = body_of(message)
+    assert "$" not in body, "every placeholder filled"
+    assert CASE_ID in body
+    assert PARTNERSHIP_NAME[PARTNERSHIP[authority]] in body
+    if "${local_authority}" in (TEMPLATES / f"{template}.txt").read_text(encoding="utf-8"):
+        assert AUTHORITY_NAME[authority] in subject + body
+    if "${case_url}" in (TEMPLATES / f"{template}.txt").read_text(encoding="utf-8"):
+        assert f"{UI_URL}/namespaces/{NAMESPACE}/workflows/{CASE_ID}" in body
+    for text in says:
+        assert text in body
+
+
+@pytest.mark.parametrize(
+    ("template", "context"),
+    [pytest.param(case[0], case[3], id=case[0]) for case in TEMPLATE_CASES],
+)
+def test_template_needs_only_what_the_workflows_send(template, context):
+    """A placeholder not in the workflow's context (nor one send_message adds) would fail in production."""
+    text = (TEMPLATES / f"{template}.txt").read_text(encoding="utf-8")
+    assert text.startswith("Subject: ")
+    assert "\n\n" in text
+    placeholders = {
+        match.group("braced") or match.group("named")
+        for match in Template.pattern.finditer(text)
+        if match.group("braced") or match.group("named")
+    }
+    provided = set(context) | {"case_id", "local_authority", "partnership", "partnership_name", "case_url"}
+    assert placeholders - provided == set()
+    assert "case_id" in placeholders
+
+
+async def test_the_form_goes_to_the_notifier_as_form_json(outbox):
+    sent = await send(
+        request(
+            "form_to_notifier",
+            [Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT],
+            TEMPLATE_CASES[5][3],
+            step="form-to-notifier",
+            attachment=FORM.model_dump(mode="json"),
+        )
+    )
+    message = read_eml(sent.path)
+    attachments = list(message.iter_attachments())
+    assert [part.get_filename() for part in attachments] == ["form.json"]
+    assert attachments[0].get_content_type() == "application/json"
+    parsed = json.loads(attachments[0].get_content())
+    assert parsed == FORM.model_dump(mode="json")
+    assert SeriousIncidentForm.model_validate(parsed) == FORM
+    # the form's personal details travel in the attachment, not in the message text
+    assert FORM.incident.summary not in body_of(message)
+    assert FORM.child.reference not in message["Subject"]
+
+
+async def test_messages_without_a_form_have_no_attachment():
+    sent = await send(request())
+    assert list(read_eml(sent.path).iter_attachments()) == []
+
+
+# ---- delivered once ------------------------------------------------------------------------------
+
+
+async def test_same_key_twice_delivers_once(outbox):
+    first = await send(request(to=[Role.BUSINESS_UNIT, Role.ESCALATION]))
+    delivered = Path(first.path).read_bytes()
+    second = await send(request(to=[Role.BUSINESS_UNIT, Role.ESCALATION]))
+    assert second.to == first.to
+    assert second.path == first.path
+    assert second.key == first.key
+    assert files_in(outbox) == [Path(first.path)]
+    assert Path(first.path).read_bytes() == delivered, "the message delivered is not rewritten"
+
+
+async def test_a_retry_with_changed_content_does_not_replace_the_delivered_message(outbox):
+    first = await send(request(context=REMINDER_CONTEXT))
+    await send(request(context={**REMINDER_CONTEXT, "due_on": "2099-01-01"}))
+    assert files_in(outbox) == [Path(first.path)]
+    assert "2099-01-01" not in body_of(read_eml(first.path))
+
+
+async def test_different_keys_are_different_messages(outbox):
+    one = await send(request(step="reminder/dsp_meeting/1"))
+    two = await send(request(step="reminder/dsp_meeting/2"))
+    assert one.path != two.path
+    assert files_in(outbox) == sorted([Path(one.path), Path(two.path)])
+    assert read_eml(one.path)["Message-ID"] != read_eml(two.path)["Message-ID"]
+
+
+async def test_no_temporary_files_are_left_in_the_outbox(outbox):
+    await send(request())
+    await send(request())
+    assert [path.name for path in files_in(outbox)] == ["reminder--dsp_meeting--1.eml"]
