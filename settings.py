@@ -38,6 +38,11 @@ def templates_dir() -> Path:
     )
 
 
+def reports_dir() -> Path:
+    """Where rendered reports are kept, one folder per case."""
+    return Path(os.environ.get("SAFEGUARDING_REPORTS_DIR", PROJECT_DIR / "reports"))
+
+
 def outbox_dir() -> Path:
     """Where the embedded default delivers messages, as .eml files."""
     return Path(os.environ.get("SAFEGUARDING_OUTBOX_DIR", PROJECT_DIR / "outbox"))

@@ -68,6 +68,11 @@ CLOCKS: dict[Clock, ClockRule] = {
         "Keep the published report publicly available until this date.",
         years=1,
     ),
+    # ¶4.3, ¶5.3: an agency's chronology, summary or report, by the date the review set
+    Clock.AGENCY_CONTRIBUTION: ClockRule(
+        "Agency contribution",
+        "Send the agency's chronology / summary of involvement to the Business Unit.",
+    ),
     # ¶2.7: how long a "do not notify" stays open to a challenge; the length is the partnership's
     Clock.CHALLENGE_WINDOW: ClockRule(
         "Time to challenge a decision not to notify",
@@ -102,7 +107,10 @@ async def compute_deadline(request: DeadlineRequest) -> Deadline:
     """The last day of a clock, the instant it ends and when its reminders go (routing file policy)."""
     partnership = load_routing().partnership(request.partnership)
     rule = rule_for(request.clock, partnership)
-    due_on, how = due_date(rule, request.starts_on)
+    if request.due_on is not None:  # set by the people running the review
+        due_on, how = request.due_on, f"set on {request.starts_on} for {request.due_on}"
+    else:
+        due_on, how = due_date(rule, request.starts_on)
     policy = partnership.reminders
     reminder_days = sorted({add_working_days(due_on, -n) for n in policy.working_days_before})
     return Deadline(

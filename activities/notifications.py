@@ -33,12 +33,18 @@ def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
         Role.REFERRER: [request.referrer_email] if request.referrer_email else [],
         Role.ESCALATION: list(partnership.escalation),
         Role.INDEPENDENT_SCRUTINEER: [partnership.independent_scrutineer],
+        Role.RAPID_REVIEW_PANEL: list(partnership.rapid_review_panel),
+        Role.EXECUTIVE: list(partnership.executive),
+        Role.SAFEGUARDING_LEADS: list(partnership.safeguarding_leads),
+        Role.NATIONAL_PANEL: [routing.national_panel],
     }
-    found: list[str] = []
+    found: list[str] = list(dict.fromkeys(request.addresses))
     for role in request.to:
         if not addresses[role]:
             raise ValueError(f"message {request.template} has no address for {role.value}")
         found.extend(a for a in addresses[role] if a not in found)
+    if not found:
+        raise ValueError(f"message {request.template} has no recipient")
     return found
 
 
@@ -76,6 +82,14 @@ def build_email(request: MessageRequest, sender: str, to: list[str], subject: st
     message["Message-ID"] = f"<{digest}@safeguarding-cases>"
     message["X-Idempotency-Key"] = request.key
     message.set_content(body)
+    if request.document is not None:
+        document = Path(request.document)
+        message.add_attachment(
+            document.read_bytes(),
+            maintype="application",
+            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+            filename=document.name,
+        )
     if request.attachment is not None:
         message.add_attachment(
             json.dumps(request.attachment, indent=2, default=str).encode(),

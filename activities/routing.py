@@ -28,6 +28,9 @@ class PartnershipConfig(BaseModel):
     mailbox: EmailStr
     escalation: list[EmailStr] = Field(min_length=1)
     independent_scrutineer: EmailStr
+    rapid_review_panel: list[EmailStr] = Field(min_length=1)
+    executive: list[EmailStr] = Field(min_length=1)
+    safeguarding_leads: list[EmailStr] = Field(min_length=1)
     dsp_meeting_working_days: int = Field(default=2, ge=1)
     challenge_window_working_days: int = Field(default=10, ge=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
@@ -44,6 +47,7 @@ class AuthorityConfig(BaseModel):
 class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    national_panel: EmailStr
     local_authorities: dict[LocalAuthority, AuthorityConfig]
     partnerships: dict[str, PartnershipConfig]
 

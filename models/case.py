@@ -22,7 +22,11 @@ class Stage(StrEnum):
     CHALLENGE_WINDOW = "challenge_window"
     DISPUTE_RESOLUTION = "dispute_resolution"
     PANEL_NOTIFICATION = "panel_notification"
-    RAPID_REVIEW = "rapid_review"
+    RAPID_REVIEW = "rapid_review"  # notified: the Rapid Review is to be convened (¶4.2-4.3)
+    RAPID_REVIEW_MEETING = "rapid_review_meeting"  # convened: contributions and the meeting (¶4.3-4.5)
+    GOVERNANCE = "governance"  # the Executive's decision and the chair's sign-off (¶4.6-4.9)
+    AWAITING_PANEL_RESPONSE = "awaiting_panel_response"  # submitted to the National Panel (¶4.9)
+    LOCAL_REVIEW = "local_review"  # an LCSPR is commissioned (¶5)
     # learning request (¶3.2)
     PARTNERSHIP_DECISION = "partnership_decision"
     LEARNING_REVIEW = "learning_review"
@@ -45,6 +49,7 @@ class Clock(StrEnum):
     PUBLICATION_COPIES = "publication_copies"
     PUBLIC_UNTIL = "public_until"
     CHALLENGE_WINDOW = "challenge_window"  # not statutory: how long a "do not notify" stays open
+    AGENCY_CONTRIBUTION = "agency_contribution"  # as set by the people running the review
 
 
 class DeadlineStatus(StrEnum):
@@ -58,6 +63,7 @@ class DeadlineRequest(BaseModel):
     clock: Clock
     starts_on: date
     partnership: str
+    due_on: date | None = None  # for a deadline set by people (an agency's contribution), not by statute
 
 
 class Deadline(BaseModel):
@@ -77,6 +83,7 @@ class DeadlineRecord(BaseModel):
     """A deadline as the case shows it."""
 
     key: Clock
+    subject: str | None = None  # whose deadline, when a clock runs once per agency
     title: str
     due_on: date
     status: DeadlineStatus = DeadlineStatus.OPEN
@@ -104,6 +111,10 @@ class Role(StrEnum):
     REFERRER = "referrer"
     ESCALATION = "escalation"
     INDEPENDENT_SCRUTINEER = "independent_scrutineer"
+    RAPID_REVIEW_PANEL = "rapid_review_panel"
+    EXECUTIVE = "executive"
+    SAFEGUARDING_LEADS = "safeguarding_leads"
+    NATIONAL_PANEL = "national_panel"
 
 
 class MessageRequest(BaseModel):
@@ -116,7 +127,9 @@ class MessageRequest(BaseModel):
     to: list[Role]
     context: dict[str, str] = Field(default_factory=dict)
     referrer_email: EmailStr | None = None
+    addresses: list[EmailStr] = Field(default_factory=list, description="named recipients, e.g. an agency")
     attachment: dict[str, Any] | None = None
+    document: str | None = Field(default=None, description="path of a rendered report to attach")
 
 
 class MessageRecord(BaseModel):

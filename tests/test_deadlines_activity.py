@@ -31,9 +31,12 @@ def project_routing(monkeypatch):
     monkeypatch.delenv("SAFEGUARDING_ROUTING_FILE", raising=False)
 
 
-async def compute(clock: Clock, starts_on: date, partnership: str = "HSSCP") -> Deadline:
+async def compute(
+    clock: Clock, starts_on: date, partnership: str = "HSSCP", due_on: date | None = None
+) -> Deadline:
     return await ActivityEnvironment().run(
-        compute_deadline, DeadlineRequest(clock=clock, starts_on=starts_on, partnership=partnership)
+        compute_deadline,
+        DeadlineRequest(clock=clock, starts_on=starts_on, partnership=partnership, due_on=due_on),
     )
 
 
@@ -124,9 +127,20 @@ async def test_clock(clock, starts_on, due_on, due_at, reminders_at, rule):
     assert deadline.title and deadline.needed
 
 
+async def test_an_agency_contribution_is_due_on_the_date_the_review_set():
+    deadline = await compute(Clock.AGENCY_CONTRIBUTION, date(2025, 12, 30), due_on=date(2026, 1, 8))
+    assert deadline.due_on == date(2026, 1, 8)
+    assert deadline.due_at == utc(2026, 1, 9)
+    assert deadline.reminders_at == [utc(2026, 1, 7, 9), utc(2026, 1, 8, 9)]
+    assert deadline.rule == "set on 2025-12-30 for 2026-01-08"
+
+
+SET_BY_PEOPLE = {Clock.AGENCY_CONTRIBUTION}
+
+
 def test_every_clock_is_tested():
     tested = {case.values[0] for case in CASES}
-    assert tested == set(Clock)
+    assert tested | SET_BY_PEOPLE == set(Clock)
 
 
 @pytest.mark.parametrize("partnership", ["HSSCP", "STSCP"])

@@ -316,6 +316,44 @@ TEMPLATE_CASES = [
         },
         ["completed on 2026-02-26", "Findings:\nSummary of learning.", "- L1: Joint briefing on near-miss escalation."],
     ),
+    # workflows/rapid_review.py
+    (
+        "rapid_review_details", [Role.RAPID_REVIEW_PANEL, Role.BUSINESS_UNIT], "rapid-review-details",
+        {
+            "notified_on": "2025-12-29", "csons_reference": "CSONS-0000001", "chair": "Rapid Review chair",
+            "panel_members": "Partnership rep, police; Partnership rep, ICB", "agencies": "Cleveland Police",
+            "contributions_due_on": "2026-01-08", "meeting_on": "2026-01-13", "submission_due_on": "2026-01-20",
+        },
+        ["CSONS reference CSONS-0000001", "Rapid Review chair: Rapid Review chair", "Cleveland Police, by 2026-01-08",
+         "Rapid Review meeting: 2026-01-13", "by the end of 2026-01-20"],
+    ),
+    (
+        "contribution_request", [Role.BUSINESS_UNIT], "contribution-request/cleveland-police",
+        {"agency": "Cleveland Police", "due_on": "2026-01-08", "meeting_on": "2026-01-13"},
+        ["Cleveland Police is asked for its chronology", "by the end of 2026-01-08", "meeting is on\n2026-01-13"],
+    ),
+    (
+        "immediate_actions", [Role.SAFEGUARDING_LEADS, Role.BUSINESS_UNIT], "immediate-actions",
+        {"held_on": "2026-01-13", "actions": "- Sibling safety plan reviewed"},
+        ["on 2026-01-13 identified immediate\naction", "- Sibling safety plan reviewed"],
+    ),
+    (
+        "report_to_executive", [Role.EXECUTIVE, Role.BUSINESS_UNIT], "report-to-executive",
+        {"held_on": "2026-01-13", "recommendation": "a local Child Safeguarding Practice Review",
+         "chair": "Rapid Review chair", "submission_due_on": "2026-01-20"},
+        ["met on 2026-01-13", "recommends: a local Child Safeguarding Practice Review", "review governance meeting"],
+    ),
+    (
+        "report_to_national_panel", [Role.NATIONAL_PANEL, Role.BUSINESS_UNIT], "report-to-national-panel",
+        {"notified_on": "2025-12-29", "csons_reference": "CSONS-0000001",
+         "final_decision": "Local child safeguarding practice review to be commissioned."},
+        ["(CSONS reference CSONS-0000001)", "Local child safeguarding practice review to be commissioned."],
+    ),
+    (
+        "panel_disagrees", [Role.EXECUTIVE, Role.BUSINESS_UNIT], "panel-disagrees",
+        {"received_on": "2026-02-05", "csons_reference": "CSONS-0000001", "comments": "A national review is needed."},
+        ["responded on 2026-02-05", "does not agree", "A national review is needed."],
+    ),
 ]
 
 
@@ -344,6 +382,10 @@ async def test_template_renders_with_the_workflows_context(template, to, step, c
         Role.REFERRER: [REFERRER],
         Role.ESCALATION: configured(PARTNERSHIP[authority], "escalation"),
         Role.INDEPENDENT_SCRUTINEER: configured(PARTNERSHIP[authority], "independent_scrutineer"),
+        Role.RAPID_REVIEW_PANEL: configured(PARTNERSHIP[authority], "rapid_review_panel"),
+        Role.EXECUTIVE: configured(PARTNERSHIP[authority], "executive"),
+        Role.SAFEGUARDING_LEADS: configured(PARTNERSHIP[authority], "safeguarding_leads"),
+        Role.NATIONAL_PANEL: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["national_panel"]],
     }
     expected_to = [address for role in to for address in roles[role]]
     assert addresses(message, "From") == [mailbox]
@@ -448,3 +490,36 @@ async def test_no_temporary_files_are_left_in_the_outbox(outbox):
     await send(request())
     await send(request())
     assert [path.name for path in files_in(outbox)] == ["reminder--dsp_meeting--1.eml"]
+
+
+async def test_an_agency_is_written_to_at_its_own_address_first(outbox):
+    message_request = request(
+        "contribution_request",
+        [Role.BUSINESS_UNIT],
+        {"agency": "Cleveland Police", "due_on": "2026-01-08", "meeting_on": "2026-01-13"},
+        step="contribution-request/cleveland-police",
+    ).model_copy(update={"addresses": ["police.safeguarding@example.org"]})
+    sent = await send(message_request)
+    assert sent.to == ["police.safeguarding@example.org", "HSSCP@hartlepool.gov.uk"]
+
+
+async def test_a_message_needs_a_recipient(outbox):
+    with pytest.raises(ValueError, match="no recipient"):
+        await send(request("contribution_request", [], {"agency": "A", "due_on": "x", "meeting_on": "y"}))
+    assert files_in(outbox) == []
+
+
+async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox):
+    document = tmp_path / "rapid-review-report-final.docx"
+    document.write_bytes(b"PK\x03\x04 a docx is a zip")
+    message_request = request(
+        "report_to_national_panel",
+        [Role.NATIONAL_PANEL],
+        {"notified_on": "2025-12-29", "csons_reference": "CSONS-0000001", "final_decision": "Commission an LCSPR."},
+        step="report-to-national-panel",
+    ).model_copy(update={"document": str(document)})
+    sent = await send(message_request)
+    (attachment,) = list(read_eml(sent.path).iter_attachments())
+    assert attachment.get_filename() == "rapid-review-report-final.docx"
+    assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert attachment.get_content() == document.read_bytes()

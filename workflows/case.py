@@ -9,7 +9,9 @@ dates come from activities or `workflow.now()`, messages and deadlines are compu
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -35,7 +37,9 @@ with workflow.unsafe.imports_passed_through():
         Role,
         Stage,
     )
-    from models.dates import london_today
+    from pydantic import ValidationError
+
+    from models.dates import describe_validation_error, london_today
     from models.decisions import (
         CaseWithdrawn,
         Decision,
@@ -54,6 +58,23 @@ REPEATABLE_DECISIONS = frozenset({"agency_contribution_received", "recommendatio
 
 class CaseEnded(Exception):
     """Leaves a journey at once when the case is withdrawn."""
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who hears of a deadline: reminders before it ends, the escalation when it is missed."""
+
+    remind: list[Role]
+    remind_addresses: list[str]
+    escalate: list[Role]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def deadline_key(clock: Clock, subject: str | None = None) -> str:
+    return f"{clock.value}:{subject}" if subject else clock.value
 
 
 class CaseWorkflow:
@@ -77,10 +98,10 @@ class CaseWorkflow:
         self.partnership: str | None = None
         self.closed_reason: str | None = None
         self.withdrawal: CaseWithdrawn | None = None
-        self.deadlines: dict[Clock, DeadlineRecord] = {}
+        self.deadlines: dict[str, DeadlineRecord] = {}  # by clock, or clock:subject for one per agency
         self.decisions: list[DecisionRecord] = []
         self.messages: list[MessageRecord] = []
-        self._steps_done_before_clock: dict[Clock, date] = {}
+        self._steps_done_before_clock: dict[str, date] = {}
         self._watchers: list[asyncio.Task[None]] = []
         self._published: tuple[Any, ...] | None = None
 
@@ -101,9 +122,22 @@ class CaseWorkflow:
     # ---- messages: decisions in, status out ------------------------------------------------------
 
     @workflow.signal(name="submit_decision")
-    def submit_decision(self, decision: Decision) -> None:
+    def submit_decision(self, payload: Any) -> None:
         """A decision sent as a signal (Web UI, `temporal workflow signal`). Never raises: a refused
-        decision is kept, with its reason, in the case's decision list."""
+        decision is kept, with its reason, in the case's decision list. The payload is read here, not
+        by the SDK: one that is not a decision at all is refused the same way, without being echoed
+        (the SDK would drop it and log it, form text and all)."""
+        try:
+            decision = Decision.model_validate(payload)
+        except ValidationError as error:
+            name = payload.get("name") if isinstance(payload, dict) else None
+            self._record(
+                name if isinstance(name, str) else "(not a decision)",
+                accepted=False,
+                reason=f"not a decision: {describe_validation_error(error)}",
+                via="signal",
+            )
+            return
         try:
             parsed = self._check(decision)
         except DecisionRefused as refused:
@@ -138,10 +172,17 @@ class CaseWorkflow:
             details=self.details(),
         )
 
+    def stage_decisions(self) -> frozenset[str]:
+        """The decisions the current stage takes (besides `case_withdrawn`)."""
+        return self.EXPECTED.get(self.stage, frozenset())
+
+    def check_decision(self, decision: DecisionModel) -> None:
+        """Journey rules on a decision's content that need the case; raise DecisionRefused."""
+
     def expected_decisions(self) -> frozenset[str]:
         if self.stage in FINAL_STAGES:
             return frozenset()
-        return self.EXPECTED.get(self.stage, frozenset()) | {"case_withdrawn"}
+        return self.stage_decisions() | {"case_withdrawn"}
 
     def _check(self, decision: Decision) -> DecisionModel:
         if self.stage in FINAL_STAGES:
@@ -164,6 +205,7 @@ class CaseWorkflow:
             raise DecisionRefused(
                 f"{name}: {parsed.happened_field} ({happened_on}) is before {step} ({step_on})"
             )
+        self.check_decision(parsed)
         return parsed
 
     def _accept(self, name: str, decision: DecisionModel, via: str) -> None:
@@ -230,39 +272,60 @@ class CaseWorkflow:
 
     # ---- deadlines ---------------------------------------------------------------------------------
 
-    async def compute(self, clock: Clock, starts_on: date) -> Deadline:
+    async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
         assert self.partnership is not None, "look_up_partnership first"
         return await workflow.execute_activity(
             compute_deadline,
-            DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.partnership),
+            DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.partnership, due_on=due_on),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             summary=f"Calendar: {clock.value} clock from {starts_on}",
         )
 
-    async def open_deadline(self, clock: Clock, starts_on: date, remind: list[Role]) -> Deadline:
-        """Start a statutory clock: reminders to `remind` before it ends, an escalation if it is missed."""
-        deadline = await self.compute(clock, starts_on)
+    async def open_deadline(
+        self,
+        clock: Clock,
+        starts_on: date,
+        remind: list[Role],
+        *,
+        subject: str | None = None,
+        due_on: date | None = None,
+        remind_addresses: list[str] | None = None,
+        escalate: list[Role] | None = None,
+    ) -> Deadline:
+        """Start a clock: reminders to `remind` before it ends, an escalation if it is missed.
+
+        `subject` names whose deadline it is when a clock runs once per agency; `due_on` is given
+        for a deadline people set rather than the statute."""
+        deadline = await self.compute(clock, starts_on, due_on)
         record = DeadlineRecord(
             key=clock,
-            title=deadline.title,
+            subject=subject,
+            title=deadline.title + (f": {subject}" if subject else ""),
             due_on=deadline.due_on,
             due_at=deadline.due_at,
             rule=deadline.rule,
         )
-        self.deadlines[clock] = record
-        step_on = self._steps_done_before_clock.pop(clock, None)
+        key = deadline_key(clock, subject)
+        self.deadlines[key] = record
+        step_on = self._steps_done_before_clock.pop(key, None)
         if step_on is not None:
             self._judge(record, step_on)
         else:
-            self._watchers.append(asyncio.create_task(self._watch(record, deadline, remind)))
+            recipients = Recipients(
+                remind=remind,
+                remind_addresses=remind_addresses or [],
+                escalate=escalate or [Role.ESCALATION, Role.BUSINESS_UNIT],
+            )
+            self._watchers.append(asyncio.create_task(self._watch(record, deadline, recipients)))
         self.publish()
         return deadline
 
-    def close_deadline(self, clock: Clock, step_on: date) -> None:
+    def close_deadline(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
         """The step a clock waits for happened on `step_on`: met or missed by that date."""
-        record = self.deadlines.get(clock)
+        key = deadline_key(clock, subject)
+        record = self.deadlines.get(key)
         if record is None:  # the step was recorded before its clock was set up
-            self._steps_done_before_clock[clock] = step_on
+            self._steps_done_before_clock[key] = step_on
             return
         self._judge(record, step_on)
 
@@ -273,37 +336,40 @@ class CaseWorkflow:
         record.recorded_late = workflow.now() >= record.due_at
         record.status = DeadlineStatus.MET if step_on <= record.due_on else DeadlineStatus.MISSED
 
-    async def _watch(self, record: DeadlineRecord, deadline: Deadline, remind: list[Role]) -> None:
+    async def _watch(self, record: DeadlineRecord, deadline: Deadline, recipients: Recipients) -> None:
+        step = record.key.value + (f"/{slug(record.subject)}" if record.subject else "")
         context = {
-            "deadline_title": deadline.title,
+            "deadline_title": record.title,
             "due_on": deadline.due_on.isoformat(),
             "deadline_rule": deadline.rule,
             "needed": deadline.needed,
         }
-        for number, reminder_at in enumerate(deadline.reminders_at, start=1):
+        reminders = deadline.reminders_at if recipients.remind or recipients.remind_addresses else []
+        for number, reminder_at in enumerate(reminders, start=1):
             if reminder_at <= workflow.now():
                 continue  # a reminder whose moment has passed is not sent late
-            if not await self._open_at(record, reminder_at, f"Reminder {number}: {deadline.title}"):
+            if not await self._open_at(record, reminder_at, f"Reminder {number}: {record.title}"):
                 return
             await self.send(
                 "deadline_reminder",
-                remind,
-                f"reminder/{record.key.value}/{number}",
+                recipients.remind,
+                f"reminder/{step}/{number}",
                 context,
-                summary=f"Reminder {number}: {deadline.title} due {deadline.due_on}",
+                addresses=recipients.remind_addresses,
+                summary=f"Reminder {number}: {record.title} due {deadline.due_on}",
             )
             record.reminders_sent += 1
-        if not await self._open_at(record, deadline.due_at, f"Deadline: {deadline.title}"):
+        if not await self._open_at(record, deadline.due_at, f"Deadline: {record.title}"):
             return
         record.status = DeadlineStatus.MISSED
         record.escalated = True
         self.publish()
         await self.send(
             "deadline_escalation",
-            [Role.ESCALATION, Role.BUSINESS_UNIT],
-            f"escalation/{record.key.value}",
+            recipients.escalate,
+            f"escalation/{step}",
             context,
-            summary=f"Escalation: {deadline.title} missed",
+            summary=f"Escalation: {record.title} missed",
         )
 
     async def _open_at(self, record: DeadlineRecord, moment: datetime, summary: str) -> bool:
@@ -330,7 +396,9 @@ class CaseWorkflow:
         context: dict[str, str] | None = None,
         *,
         summary: str,
+        addresses: list[str] | None = None,
         attachment: dict[str, Any] | None = None,
+        document: str | None = None,
     ) -> None:
         """Send one message, once: its key is the case id and the step."""
         record = MessageRecord(key=f"{self.case_id}/{step}", template=template)
@@ -345,7 +413,9 @@ class CaseWorkflow:
                 to=to,
                 context=context or {},
                 referrer_email=self.referrer_email,
+                addresses=addresses or [],
                 attachment=attachment,
+                document=document,
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             summary=summary,

@@ -7,8 +7,7 @@ The journey, in the protocol's order:
         dispute procedure, and a changed decision goes on to notification   -> not_notified
   ¶2.6  notify: the form goes to the LA Serious Incident Notifier, who
   ¶2.4  notifies the National Panel within 5 working days [panel_notification] -> notify_panel
-  ¶4.2  the Rapid Review has 15 working days from notification [rapid_review_submission]
-        -> rapid_review (the Rapid Review stage itself is built in the next issue)
+  ¶4.2-4.9  the Rapid Review, governance and the National Panel            -> rapid_review.py
 A case can be withdrawn at any stage.
 """
 
@@ -21,7 +20,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import FINAL_STAGES, CaseKind, CaseStatus, Clock, Role, Stage
+    from models.case import CaseKind, CaseStatus, Clock, Role, Stage
     from models.decisions import (
         ChallengeRaised,
         ChallengeResolved,
@@ -32,18 +31,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.forms import SeriousIncidentForm
 
-from workflows.case import CaseEnded, CaseWorkflow
+from workflows.case import CaseEnded
+from workflows.rapid_review import RapidReview
 
 
 @workflow.defn
-class SeriousIncidentWorkflow(CaseWorkflow):
+class SeriousIncidentWorkflow(RapidReview):
     kind = CaseKind.SERIOUS_INCIDENT
     EXPECTED = {
         Stage.DSP_MEETING: frozenset({"dsp_decision"}),
         Stage.CHALLENGE_WINDOW: frozenset({"challenge_raised"}),
         Stage.DISPUTE_RESOLUTION: frozenset({"challenge_resolved"}),
         Stage.PANEL_NOTIFICATION: frozenset({"notification_submitted"}),
-        Stage.RAPID_REVIEW: frozenset({"panel_acknowledged"}),
     }
 
     @workflow.init
@@ -61,6 +60,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         self.challenge_window_ends_on: date | None = None
         self.notification: NotificationSubmitted | None = None
         self.acknowledgement: PanelAcknowledged | None = None
+        self.init_rapid_review()
 
     @workflow.run
     async def run(self, form: SeriousIncidentForm) -> CaseStatus:
@@ -178,18 +178,18 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         )
         await self.until(lambda: self.notification is not None)
 
-    async def rapid_review(self) -> None:
-        """¶4.2: 15 working days from notification to the Rapid Review decision reaching the Panel."""
-        assert self.notification is not None
-        await self.open_deadline(
-            Clock.RAPID_REVIEW_SUBMISSION, self.notification.submitted_on, [Role.BUSINESS_UNIT]
-        )
-        # The Rapid Review stage (¶4.3-4.9) is the next issue's; until then the case waits here.
-        await self.until(lambda: self.stage in FINAL_STAGES)
-
     # ---- decisions --------------------------------------------------------------------------------
 
+    def stage_decisions(self) -> frozenset[str]:
+        return super().stage_decisions() | self.rapid_review_expected()
+
+    def check_decision(self, decision: DecisionModel) -> None:
+        self.check_rapid_review(decision)
+
     def step_answered(self, name: str) -> tuple[str, date]:
+        rapid_review_step = self.rapid_review_step_answered(name)
+        if rapid_review_step is not None:
+            return rapid_review_step
         if name == "challenge_raised" and self.dsp_decision:
             return "the DSP meeting", self.dsp_decision.meeting_held_on
         if name == "challenge_resolved" and self.challenge:
@@ -222,7 +222,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         elif isinstance(decision, PanelAcknowledged):
             self.acknowledgement = decision
         else:
-            raise AssertionError(f"no transition for {name}")
+            self.apply_rapid_review(decision)
 
     def decided_to_notify(self) -> bool:
         """The DSPs decided to notify, or a challenge changed their decision (¶2.6-2.7)."""
@@ -244,4 +244,4 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             "csons_reference": self.notification.csons_reference if self.notification else None,
             "notified_on": self.notification.submitted_on if self.notification else None,
             "panel_acknowledged_on": self.acknowledgement.received_on if self.acknowledgement else None,
-        }
+        } | self.rapid_review_details()

@@ -1,0 +1,138 @@
+"""The Rapid Review report (¶4.6, ¶4.8), rendered as a Word document staff can open and edit.
+
+Written under SAFEGUARDING_REPORTS_DIR/<case id>/: a draft for the Executive's review governance
+meeting, and once the partnership chair has signed off (¶4.9), the final report for the National Panel.
+Rendering the same case twice gives the same document, so an activity retry is harmless.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docx import Document
+from temporalio import activity
+
+import settings
+from models.reports import RapidReviewReportRequest, RenderedReport
+
+CRITERIA_QUESTIONS = {  # ¶4.6
+    "improvements_needed": "Does the case highlight or may it highlight improvements needed to safeguard "
+    "and promote the welfare of children, including where those improvements have been previously identified?",
+    "recurrent_themes": "Does the case highlight or may it highlight recurrent themes in the safeguarding "
+    "and promotion of the welfare of children?",
+    "multi_agency_concerns": "Does the case highlight or may it highlight concerns regarding two or more "
+    "organisations or agencies working together effectively to safeguard and promote the welfare of children?",
+    "panel_suggested_local_review": "Is this a case the National Panel has considered and concluded a local "
+    "review may be more appropriate?",
+}
+CIRCUMSTANCES_QUESTIONS = {  # ¶4.7
+    "single_agency_concern": "Is there cause for concern about the actions of a single agency?",
+    "no_agency_involvement": "Has there been no agency involvement, and does this give cause for concern?",
+    "cross_boundary": "Is more than one local authority, police area or ICB involved, including where a "
+    "family has moved around?",
+    "institutional_setting": "May the case raise issues related to safeguarding or promoting the welfare "
+    "of children in institutional settings?",
+}
+RECOMMENDATIONS = {
+    "lcspr": "Undertake a local Child Safeguarding Practice Review",
+    "national_review": "Recommend that a national Child Safeguarding Practice Review be considered",
+    "no_review": "Do not undertake a Child Safeguarding Practice Review",
+}
+
+
+def report_path(case_id: str, final: bool) -> Path:
+    name = "rapid-review-report-final.docx" if final else "rapid-review-report-draft.docx"
+    return settings.reports_dir() / case_id / name
+
+
+def _table(document, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
+    table = document.add_table(rows=0, cols=2)
+    table.style = "Table Grid"
+    for left, right in ([header] if header else []) + rows:
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = left, right
+
+
+def _bullets(document, items: list[str]) -> None:
+    for item in items or ["None recorded."]:
+        document.add_paragraph(item, style="List Bullet")
+
+
+def render(request: RapidReviewReportRequest) -> Path:
+    meeting, convened = request.meeting, request.convened
+    document = Document()
+    document.core_properties.title = f"Rapid Review report {request.case_id}"
+    document.add_heading("Rapid Review report", level=0)
+    _table(
+        document,
+        [
+            ("Case reference", request.case_id),
+            ("CSONS reference", request.csons_reference),
+            ("Local authority", request.local_authority),
+            ("Safeguarding partnership", request.partnership),
+            ("Notified to the National Panel", request.notified_on.isoformat()),
+            ("Rapid Review chair", convened.chair),
+            ("Panel members", "; ".join(convened.panel_members)),
+            ("Rapid Review meeting held", meeting.held_on.isoformat()),
+        ],
+    )
+    document.add_heading("Facts of the case (¶4.5)", level=1)
+    document.add_paragraph(meeting.facts)
+
+    document.add_heading("Agency involvement and contributions (¶4.3)", level=1)
+    received = {c.agency: c for c in request.contributions}
+    _table(
+        document,
+        [
+            (
+                agency.name,
+                f"{received[agency.name].kind.replace('_', ' ')} received {received[agency.name].received_on}"
+                if agency.name in received
+                else f"outstanding (due {convened.contributions_due_on})",
+            )
+            for agency in convened.agencies
+        ],
+        header=("Agency", "Contribution"),
+    )
+    document.add_heading("Immediate action to ensure children's safety (¶4.5)", level=1)
+    _bullets(document, meeting.immediate_actions)
+    document.add_heading("Potential improvements (¶4.5)", level=1)
+    _bullets(document, meeting.improvements)
+
+    document.add_heading("Criteria for a local review (¶4.6)", level=1)
+    criteria = meeting.criteria.model_dump()
+    _table(document, [(q, "Yes" if criteria[k] else "No") for k, q in CRITERIA_QUESTIONS.items()], ("Question", "Answer"))
+    document.add_heading("Circumstances (¶4.7)", level=1)
+    circumstances = meeting.circumstances.model_dump()
+    _table(
+        document,
+        [(q, "Yes" if circumstances[k] else "No") for k, q in CIRCUMSTANCES_QUESTIONS.items()],
+        ("Question", "Answer"),
+    )
+    document.add_heading("Recommendation of the Rapid Review panel (¶4.5)", level=1)
+    document.add_paragraph(RECOMMENDATIONS[meeting.recommendation])
+    document.add_paragraph(f"Rationale: {meeting.rationale}")
+
+    if request.executive is not None:
+        document.add_heading("Decision of the Executive (¶4.6)", level=1)
+        commissioned = "commissioned" if request.executive.commission_lcspr else "not commissioned"
+        document.add_paragraph(
+            f"On {request.executive.decided_on} a local Child Safeguarding Practice Review was {commissioned}."
+        )
+        document.add_paragraph(f"Rationale: {request.executive.rationale}")
+    if request.sign_off is not None:
+        document.add_heading("Final decision of the partnership chair (¶4.9)", level=1)
+        document.add_paragraph(request.sign_off.final_decision)
+        document.add_paragraph(f"Signed off by {request.sign_off.chair} on {request.sign_off.signed_on}.")
+
+    path = report_path(request.case_id, final=request.sign_off is not None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    document.save(temporary)
+    temporary.replace(path)
+    return path
+
+
+@activity.defn
+async def render_rapid_review_report(request: RapidReviewReportRequest) -> RenderedReport:
+    return RenderedReport(path=str(render(request)))
