@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -22,6 +23,10 @@ from temporalio import activity
 import settings
 from activities.routing import RoutingConfig, load_routing
 from models.case import MessageRequest, Role, SentMessage
+
+
+# Long headers (a message key, many recipients) are kept on one line rather than folded.
+EML_POLICY = policy.default.clone(max_line_length=998)
 
 
 def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
@@ -104,7 +109,7 @@ def deliver_once(path: Path, message: EmailMessage) -> bool:
     """Write the message under its key unless it is there already; True if this call delivered it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        handle.write(message.as_bytes())
+        handle.write(message.as_bytes(policy=EML_POLICY))
         handle.flush()
         os.fsync(handle.fileno())
     try:

@@ -47,6 +47,7 @@ async def env():
 def outbox(tmp_path, monkeypatch):
     folder = tmp_path / "outbox"
     monkeypatch.setenv("SAFEGUARDING_OUTBOX_DIR", str(folder))
+    monkeypatch.setenv("SAFEGUARDING_REPORTS_DIR", str(tmp_path / "reports"))
     return folder
 
 

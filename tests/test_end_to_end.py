@@ -118,6 +118,7 @@ def process_env(dev_server: WorkflowEnvironment, address: str, outbox: Path) -> 
         TEMPORAL_ADDRESS=address,
         TEMPORAL_NAMESPACE=dev_server.client.namespace,
         SAFEGUARDING_OUTBOX_DIR=str(outbox),
+        SAFEGUARDING_REPORTS_DIR=str(outbox.parent / "reports"),
         PYTHONUNBUFFERED="1",
     )
     return environment
@@ -472,6 +473,50 @@ async def test_serious_incident_contract_walk(cli: Cli, client: Client, workers:
     crashed = [r for r in again if r.returncode != 0]
     assert not crashed, f"{len(crashed)} of {len(again)} status calls failed; first:\n{crashed[0]}"
     assert all(json.loads(r.stdout) == status for r in again)
+
+
+async def test_serious_incident_walks_through_the_rapid_review_to_the_panels_response(
+    cli: Cli, client: Client, workers: Workers, worker, outbox: Path
+):
+    """The example decisions in order, from the form to the National Panel's response (¶2-¶4)."""
+    case_id = (await cli.json("serious-incident", SI_FORM, "--json"))["case_id"]
+    walk = [
+        "dsp_decision", "notification_submitted", "panel_acknowledged", "rapid_review_convened",
+        "agency_contribution_received", "rapid_review_meeting_held", "executive_decision",
+        "chair_sign_off", "panel_response",
+    ]
+    for name in walk:
+        await cli.ok("decide", case_id, name, decision_file(name))
+    await wait_for(
+        client,
+        case_id,
+        lambda s: settled(s)
+        and any(m.template == "report_to_national_panel" for m in s.messages)
+        and any(d.key.value == "lcspr_publication" for d in s.deadlines),
+        "the report dispatched to the National Panel, every message sent",
+        workers,
+    )
+    status = await cli.json("status", case_id, "--json")
+    assert status["stage"] == "local_review"
+    assert [(d["name"], d["accepted"]) for d in status["decisions"]] == [(name, True) for name in walk]
+    found = {(d["key"], d["subject"]): (d["due_on"], d["status"]) for d in status["deadlines"]}
+    assert found == {
+        ("dsp_meeting", None): ("2025-12-29", "met"),
+        ("panel_notification", None): ("2025-12-31", "met"),
+        ("rapid_review_submission", None): ("2026-01-20", "met"),  # signed off and sent 16 Jan
+        ("agency_contribution", "Cleveland Police"): ("2026-01-08", "met"),
+        ("agency_contribution", "North Tees and Hartlepool NHS Foundation Trust"): ("2026-01-08", "missed"),
+        ("lcspr_publication", None): ("2026-07-15", "missed"),  # 6 months from 15 Jan: past, not published
+        ("panel_response", None): ("2026-02-06", "met"),
+    }
+    by_template = {m["template"]: m["to"] for m in status["messages"]}
+    assert by_template["contribution_request"] in (["police.safeguarding@example.org"], ["trust.safeguarding@example.org"])
+    assert by_template["report_to_executive"][0] == "executive.hsscp@example.org"
+    assert by_template["report_to_national_panel"][0] == "national.panel@example.org"
+    assert_outbox_matches(outbox, case_id, status["messages"])
+    to_panel = next(m for m in status["messages"] if m["template"] == "report_to_national_panel")
+    mail = message_from_bytes((outbox / case_id / eml_name(to_panel["key"])).read_bytes(), policy=policy.default)
+    assert [part.get_filename() for part in mail.iter_attachments()] == ["rapid-review-report-final.docx"]
 
 
 # ---- 2. refusals through the command line ---------------------------------------------------------------
