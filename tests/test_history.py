@@ -184,7 +184,32 @@ async def no_learning_review(journey: Journey) -> WorkflowHandle:
     return handle
 
 
+async def rapid_review_to_the_panels_response(journey: Journey) -> WorkflowHandle:
+    """Notified, the Rapid Review convened and held, no local review, the Panel disagrees (¶4)."""
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.decide(handle, "notification_submitted", submitted_on=today)
+    await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
+    await journey.decide(
+        handle, "rapid_review_convened",
+        contributions_due_on=add_working_days(today, 3), meeting_on=add_working_days(today, 5),
+    )
+    await journey.decide(handle, "agency_contribution_received", agency="Cleveland Police", received_on=today)
+    await journey.skip_to(end_of_day(add_working_days(today, 3)) + MINUTE)  # the trust's contribution is missed
+    held_on = await journey.today()
+    await journey.decide(handle, "rapid_review_meeting_held", held_on=held_on, recommendation="no_review")
+    await journey.decide(handle, "executive_decision", decided_on=held_on, commission_lcspr=False)
+    await journey.decide(handle, "chair_sign_off", signed_on=held_on)
+    await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
+    await journey.decide(handle, "panel_response", received_on=held_on, agrees=False)
+    final = await handle.result()
+    assert final.stage is Stage.CLOSED and "panel_disagrees" in templates(final)
+    return handle
+
+
 JOURNEYS: dict[str, Callable[[Journey], Awaitable[WorkflowHandle]]] = {
+    "rapid review to the Panel's response": rapid_review_to_the_panels_response,
     "notify, DSP deadline missed and escalated, panel acknowledged": notify_with_a_missed_deadline_escalated,
     "do not notify, challenged, decision changed": do_not_notify_challenged_and_changed,
     "withdrawn": withdrawn,
@@ -272,6 +297,12 @@ MESSAGE_SUMMARIES = {
     "deadline_reminder": "Reminder",
     "deadline_escalation": "Escalation",
     "case_withdrawn": "withdrawn",
+    "rapid_review_details": "¶4.3",
+    "contribution_request": "¶4.3",
+    "immediate_actions": "¶4.5",
+    "report_to_executive": "¶4.6",
+    "report_to_national_panel": "¶4.9",
+    "panel_disagrees": "¶4.9",
 }
 # A deadline's timers say which reminder or the deadline itself; any other timer names its paragraph.
 TIMER_SUMMARY = re.compile(r"^(Reminder \d+|Deadline): \S|^¶\d+\.\d+ \S")
@@ -295,6 +326,7 @@ async def challenge_window_runs_out(journey: Journey) -> WorkflowHandle:
 
 
 MONITORED = {
+    "rapid review to the Panel's response": rapid_review_to_the_panels_response,
     "notify, missed, escalated, withdrawn": missed_then_withdrawn,
     "do not notify, no challenge": challenge_window_runs_out,
     "do not notify, challenged, decision changed": do_not_notify_challenged_and_changed,
