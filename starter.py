@@ -140,7 +140,8 @@ def print_status(case: CaseStatus) -> None:
     print("Deadlines:")
     for d in case.deadlines:
         late = " (recorded late)" if d.recorded_late else ""
-        print(f"  {d.key.value:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
+        key = d.key.value + (f" ({d.subject})" if d.subject else "")
+        print(f"  {key:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
     print("Decisions:")
     for r in case.decisions:
         print(f"  {r.name:<26} {'accepted' if r.accepted else 'refused: ' + (r.reason or '')}")

@@ -129,3 +129,8 @@ def deadline(status: CaseStatus, key: Clock) -> DeadlineRecord:
 
 def templates(status: CaseStatus) -> list[str]:
     return [m.template for m in status.messages]
+
+
+def messages_to(status: CaseStatus, template: str) -> list[list[str]]:
+    """The recipients of each message of one template, in the order sent."""
+    return [m.to for m in status.messages if m.template == template]

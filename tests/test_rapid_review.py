@@ -10,15 +10,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Stage
-from tests.journey import deadline, serious_incident_form, templates
+from tests.journey import deadline, messages_to, serious_incident_form, templates
 
 MINUTE = timedelta(minutes=1)
 POLICE = "police.safeguarding@example.org"
 TRUST = "trust.safeguarding@example.org"
-
-
-def messages_to(status: CaseStatus, template: str) -> list[list[str]]:
-    return [m.to for m in status.messages if m.template == template]
 
 
 def agency_deadline(status: CaseStatus, agency: str):

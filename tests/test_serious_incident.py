@@ -7,13 +7,9 @@ from datetime import time, timedelta
 from activities.working_days import add_working_days, at_london_time, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Stage
 from models.forms import SeriousIncidentForm
-from tests.journey import deadline, example, serious_incident_form, templates
+from tests.journey import deadline, messages_to, example, serious_incident_form, templates
 
 MINUTE = timedelta(minutes=1)
-
-
-def messages_to(status: CaseStatus, template: str) -> list[list[str]]:
-    return [m.to for m in status.messages if m.template == template]
 
 
 async def test_notify_with_every_deadline_met(journey):
