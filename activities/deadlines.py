@@ -73,6 +73,11 @@ CLOCKS: dict[Clock, ClockRule] = {
         "Agency contribution",
         "Send the agency's chronology / summary of involvement to the Business Unit.",
     ),
+    # ¶5.4: each recommendation, by the date the report set for it
+    Clock.RECOMMENDATION: ClockRule(
+        "Recommendation",
+        "Complete the recommendation and record it (recommendation_updated).",
+    ),
     # ¶2.7: how long a "do not notify" stays open to a challenge; the length is the partnership's
     Clock.CHALLENGE_WINDOW: ClockRule(
         "Time to challenge a decision not to notify",

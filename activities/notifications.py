@@ -42,6 +42,8 @@ def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
         Role.EXECUTIVE: list(partnership.executive),
         Role.SAFEGUARDING_LEADS: list(partnership.safeguarding_leads),
         Role.NATIONAL_PANEL: [routing.national_panel],
+        # an owner the routing file does not know is written to through the Business Unit
+        Role.RECOMMENDATION_OWNER: [routing.agencies.get(request.owner or "", partnership.mailbox)],
     }
     found: list[str] = list(dict.fromkeys(request.addresses))
     for role in request.to:

@@ -48,6 +48,7 @@ class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     national_panel: EmailStr
+    agencies: dict[str, EmailStr] = Field(default_factory=dict)  # an agency's safeguarding contact
     local_authorities: dict[LocalAuthority, AuthorityConfig]
     partnerships: dict[str, PartnershipConfig]
 

@@ -27,6 +27,7 @@ class Stage(StrEnum):
     GOVERNANCE = "governance"  # the Executive's decision and the chair's sign-off (¶4.6-4.9)
     AWAITING_PANEL_RESPONSE = "awaiting_panel_response"  # submitted to the National Panel (¶4.9)
     LOCAL_REVIEW = "local_review"  # an LCSPR is commissioned (¶5)
+    MONITORING = "monitoring"  # recommendations monitored to completion (¶5.4)
     # learning request (¶3.2)
     PARTNERSHIP_DECISION = "partnership_decision"
     LEARNING_REVIEW = "learning_review"
@@ -50,6 +51,7 @@ class Clock(StrEnum):
     PUBLIC_UNTIL = "public_until"
     CHALLENGE_WINDOW = "challenge_window"  # not statutory: how long a "do not notify" stays open
     AGENCY_CONTRIBUTION = "agency_contribution"  # as set by the people running the review
+    RECOMMENDATION = "recommendation"  # each recommendation's due date, as the report sets it (¶5.4)
 
 
 class DeadlineStatus(StrEnum):
@@ -115,6 +117,7 @@ class Role(StrEnum):
     EXECUTIVE = "executive"
     SAFEGUARDING_LEADS = "safeguarding_leads"
     NATIONAL_PANEL = "national_panel"
+    RECOMMENDATION_OWNER = "recommendation_owner"  # the owning agency's address, from the routing file
 
 
 class MessageRequest(BaseModel):
@@ -128,8 +131,21 @@ class MessageRequest(BaseModel):
     context: dict[str, str] = Field(default_factory=dict)
     referrer_email: EmailStr | None = None
     addresses: list[EmailStr] = Field(default_factory=list, description="named recipients, e.g. an agency")
+    owner: str | None = Field(default=None, description="the agency owning a recommendation")
     attachment: dict[str, Any] | None = None
     document: str | None = Field(default=None, description="path of a rendered report to attach")
+
+
+class RecommendationRecord(BaseModel):
+    """A recommendation as the case monitors it (¶5.4): what, who, by when, and how far it has got."""
+
+    id: str
+    text: str
+    owner: str
+    due_on: date
+    status: str = "open"  # open, in_progress, completed, closed
+    updated_on: date | None = None
+    note: str | None = None
 
 
 class MessageRecord(BaseModel):

@@ -127,15 +127,13 @@ async def test_clock(clock, starts_on, due_on, due_at, reminders_at, rule):
     assert deadline.title and deadline.needed
 
 
-async def test_an_agency_contribution_is_due_on_the_date_the_review_set():
-    deadline = await compute(Clock.AGENCY_CONTRIBUTION, date(2025, 12, 30), due_on=date(2026, 1, 8))
+@pytest.mark.parametrize("clock", sorted(SET_BY_PEOPLE := {Clock.AGENCY_CONTRIBUTION, Clock.RECOMMENDATION}))
+async def test_a_deadline_set_by_people_is_due_on_the_date_they_set(clock):
+    deadline = await compute(clock, date(2025, 12, 30), due_on=date(2026, 1, 8))
     assert deadline.due_on == date(2026, 1, 8)
     assert deadline.due_at == utc(2026, 1, 9)
     assert deadline.reminders_at == [utc(2026, 1, 7, 9), utc(2026, 1, 8, 9)]
     assert deadline.rule == "set on 2025-12-30 for 2026-01-08"
-
-
-SET_BY_PEOPLE = {Clock.AGENCY_CONTRIBUTION}
 
 
 def test_every_clock_is_tested():

@@ -619,7 +619,7 @@ async def test_refusals_change_nothing_and_start_nothing(
 
 
 async def test_learning_request_through_the_command_line(
-    cli: Cli, client: Client, workers: Workers, worker, outbox: Path
+    cli: Cli, client: Client, workers: Workers, worker, outbox: Path, tmp_path: Path
 ):
     launched = await cli.json("learning-request", LR_FORM, "--json")
     case_id = launched["case_id"]
@@ -627,6 +627,17 @@ async def test_learning_request_through_the_command_line(
 
     await cli.ok("decide", case_id, "learning_request_decision", decision_file("learning_request_decision"))
     await cli.ok("decide", case_id, "learning_review_completed", decision_file("learning_review_completed"))
+    # Its recommendation (L1, due 2026-04-30) is monitored until it is recorded complete (¶5.4).
+    await wait_for(
+        client,
+        case_id,
+        lambda s: settled(s) and any(d.key.value == "recommendation" and d.escalated for d in s.deadlines),
+        "L1 monitored, and escalated: its due date has passed",
+        workers,
+    )
+    update = tmp_path / "recommendation_updated.json"
+    update.write_text(json.dumps(example("decisions/recommendation_updated.json") | {"id": "L1"}))
+    await cli.ok("decide", case_id, "recommendation_updated", str(update))
 
     handle = client.get_workflow_handle(case_id)
     deadline = time.monotonic() + 30
@@ -644,11 +655,16 @@ async def test_learning_request_through_the_command_line(
     assert [(d["name"], d["accepted"]) for d in status["decisions"]] == [
         ("learning_request_decision", True),
         ("learning_review_completed", True),
+        ("recommendation_updated", True),
+    ]
+    # L1 was due 2026-04-30 and is recorded complete on 2026-10-20: late.
+    assert [(d["key"], d["subject"], d["due_on"], d["status"]) for d in status["deadlines"]] == [
+        ("recommendation", "L1", "2026-04-30", "missed")
     ]
     by_template = {m["template"]: m for m in status["messages"]}
-    assert list(by_template) == ["new_learning_request", "learning_review_convened", "learning_review_completed"], (
-        [m["template"] for m in status["messages"]]
-    )
+    assert list(by_template) == [
+        "new_learning_request", "learning_review_convened", "learning_review_completed", "deadline_escalation",
+    ], [m["template"] for m in status["messages"]]
     assert by_template["new_learning_request"]["to"] == ["STSCP@middlesbrough.gov.uk"]
     for template in ("learning_review_convened", "learning_review_completed"):
         assert set(by_template[template]["to"]) == {"sam.worker@example.org", "STSCP@middlesbrough.gov.uk"}, (

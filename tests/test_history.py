@@ -170,6 +170,8 @@ async def learning_review_held(journey: Journey) -> WorkflowHandle:
     await journey.decide(handle, "learning_request_decision", decided_on=today)
     await journey.sent(handle, "learning_review_convened")
     await journey.decide(handle, "learning_review_completed", completed_on=today)
+    await journey.sent(handle, "learning_review_completed")
+    await journey.decide(handle, "recommendation_updated", id="L1", updated_on=today)
     final = await handle.result()
     assert final.stage is Stage.CLOSED and "learning_review_completed" in templates(final)
     return handle

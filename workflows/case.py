@@ -67,6 +67,7 @@ class Recipients:
     remind: list[Role]
     remind_addresses: list[str]
     escalate: list[Role]
+    owner: str | None = None  # for Role.RECOMMENDATION_OWNER
 
 
 def slug(text: str) -> str:
@@ -291,6 +292,7 @@ class CaseWorkflow:
         due_on: date | None = None,
         remind_addresses: list[str] | None = None,
         escalate: list[Role] | None = None,
+        owner: str | None = None,
     ) -> Deadline:
         """Start a clock: reminders to `remind` before it ends, an escalation if it is missed.
 
@@ -315,6 +317,7 @@ class CaseWorkflow:
                 remind=remind,
                 remind_addresses=remind_addresses or [],
                 escalate=escalate or [Role.ESCALATION, Role.BUSINESS_UNIT],
+                owner=owner,
             )
             self._watchers.append(asyncio.create_task(self._watch(record, deadline, recipients)))
         self.publish()
@@ -356,6 +359,7 @@ class CaseWorkflow:
                 f"reminder/{step}/{number}",
                 context,
                 addresses=recipients.remind_addresses,
+                owner=recipients.owner,
                 summary=f"Reminder {number}: {record.title} due {deadline.due_on}",
             )
             record.reminders_sent += 1
@@ -399,6 +403,7 @@ class CaseWorkflow:
         addresses: list[str] | None = None,
         attachment: dict[str, Any] | None = None,
         document: str | None = None,
+        owner: str | None = None,
     ) -> None:
         """Send one message, once: its key is the case id and the step."""
         record = MessageRecord(key=f"{self.case_id}/{step}", template=template)
@@ -414,6 +419,7 @@ class CaseWorkflow:
                 context=context or {},
                 referrer_email=self.referrer_email,
                 addresses=addresses or [],
+                owner=owner,
                 attachment=attachment,
                 document=document,
             ),

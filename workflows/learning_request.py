@@ -3,7 +3,8 @@
   ¶3.1  the form reaches the Business Unit, which is told                      -> receive_form
   ¶3.2  the partnership decides: a learning review is convened, or the referrer
         gets the rationale                                                     -> partnership_decision
-  ¶3.2  the learning review's findings and recommendations are recorded        -> learning_review
+  ¶3.2  the learning review's findings and recommendations are recorded        -> share_learning
+  ¶5.4  its recommendations are monitored to completion                        -> recommendations.py
 A case can be withdrawn at any stage.
 """
 
@@ -16,18 +17,25 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.case import CaseKind, CaseStatus, Role, Stage
-    from models.decisions import DecisionModel, LearningRequestDecision, LearningReviewCompleted
+    from models.decisions import (
+        DecisionModel,
+        LearningRequestDecision,
+        LearningReviewCompleted,
+        RecommendationUpdated,
+    )
     from models.forms import LearningRequestForm
 
-from workflows.case import CaseEnded, CaseWorkflow
+from workflows.case import CaseEnded
+from workflows.recommendations import RecommendationsMonitor
 
 
 @workflow.defn
-class LearningRequestWorkflow(CaseWorkflow):
+class LearningRequestWorkflow(RecommendationsMonitor):
     kind = CaseKind.LEARNING_REQUEST
     EXPECTED = {
         Stage.PARTNERSHIP_DECISION: frozenset({"learning_request_decision"}),
         Stage.LEARNING_REVIEW: frozenset({"learning_review_completed"}),
+        Stage.MONITORING: frozenset({"recommendation_updated"}),
     }
 
     @workflow.init
@@ -41,6 +49,7 @@ class LearningRequestWorkflow(CaseWorkflow):
         self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
+        self.init_recommendations()
 
     @workflow.run
     async def run(self, form: LearningRequestForm) -> CaseStatus:
@@ -51,6 +60,14 @@ class LearningRequestWorkflow(CaseWorkflow):
             if self.decision and self.decision.decision == "learning_review":
                 await self.until(lambda: self.review is not None)
                 await self.share_learning()
+                assert self.review is not None
+                await self.monitor_recommendations(self.review.recommendations)
+                await self.until(self.recommendations_finished)
+                if self.stage is Stage.MONITORING:
+                    self.close(
+                        f"Learning review completed on {self.review.completed_on}; "
+                        "every recommendation completed or closed"
+                    )
         except CaseEnded:
             await self.announce_withdrawal()
         return await self.finish()
@@ -101,9 +118,15 @@ class LearningRequestWorkflow(CaseWorkflow):
 
     # ---- decisions --------------------------------------------------------------------------------
 
+    def check_decision(self, decision: DecisionModel) -> None:
+        if isinstance(decision, RecommendationUpdated):
+            self.check_recommendation_update(decision)
+
     def step_answered(self, name: str) -> tuple[str, date]:
         if name == "learning_review_completed" and self.decision:
             return "the partnership's decision", self.decision.decided_on
+        if name == "recommendation_updated" and self.review:
+            return "the learning review", self.review.completed_on
         return "the form's receipt", self.form.received_on
 
     def apply(self, name: str, decision: DecisionModel) -> None:
@@ -115,7 +138,13 @@ class LearningRequestWorkflow(CaseWorkflow):
                 self.close(f"No learning review: decided on {decision.decided_on}")
         elif isinstance(decision, LearningReviewCompleted):
             self.review = decision
-            self.close(f"Learning review completed on {decision.completed_on}")
+            self.record_recommendations(decision.recommendations)
+            if decision.recommendations:
+                self.stage = Stage.MONITORING
+            else:
+                self.close(f"Learning review completed on {decision.completed_on}, with no recommendations")
+        elif isinstance(decision, RecommendationUpdated):
+            self.apply_recommendation_update(decision)
         else:
             raise AssertionError(f"no transition for {name}")
 
@@ -123,7 +152,5 @@ class LearningRequestWorkflow(CaseWorkflow):
         return {
             "decision": self.decision.decision if self.decision else None,
             "related_case": self.form.related_case,
-            "recommendations": [r.model_dump(mode="json") for r in self.review.recommendations]
-            if self.review
-            else [],
+            "recommendations": [r.model_dump(mode="json") for r in self.recommendations.values()],
         }
