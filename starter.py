@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +33,7 @@ from models.decisions import Decision, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, SeriousIncidentForm
 from workflows import search_attributes
 from workflows.learning_request import LearningRequestWorkflow
+from workflows.local_review import LCSPR_DECISIONS
 from workflows.serious_incident import SeriousIncidentWorkflow
 
 
@@ -107,7 +108,8 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
         parse_decision(decision, today=today())  # a quick, local refusal of what cannot be valid
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
-    handle = (await settings.connect()).get_workflow_handle(case_id)
+    client = await settings.connect()
+    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
     try:
         return await handle.execute_update("decide", decision, result_type=DecisionReceipt)
     except WorkflowUpdateFailedError as error:
@@ -117,12 +119,39 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
         raise Refused(rpc_reason(case_id, error)) from None
 
 
-async def status(case_id: str) -> CaseStatus:
-    client = await settings.connect()
+async def decision_target(client: Client, case_id: str, name: str) -> str:
+    """The workflow a decision goes to: the case, or its local review (a child workflow, ¶5) for the
+    local review's decisions. Staff always give the case's own id."""
+    if name not in LCSPR_DECISIONS and name != "agency_contribution_received":
+        return case_id
+    case = await query_status(client, case_id)
+    review_id = case.details.get("local_review_id")
+    rapid_review_takes_it = case.stage in (Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE)
+    if review_id and (name in LCSPR_DECISIONS or not rapid_review_takes_it):
+        return review_id
+    return case_id
+
+
+async def query_status(client: Client, case_id: str) -> CaseStatus:
     try:
         return await client.get_workflow_handle(case_id).query("status", result_type=CaseStatus)
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
+
+
+async def status(case_id: str) -> CaseStatus:
+    """The case, with its local review's deadlines, decisions and messages when it has one."""
+    client = await settings.connect()
+    case = await query_status(client, case_id)
+    review_id = case.details.get("local_review_id")
+    if not review_id:
+        return case
+    review = await query_status(client, review_id)
+    case.deadlines += review.deadlines
+    case.decisions = sorted(case.decisions + review.decisions, key=lambda d: d.received_at)
+    case.messages += review.messages
+    case.details["local_review"] = review.model_dump(mode="json", include={"case_id", "stage", "closed_reason", "details"})
+    return case
 
 
 def rpc_reason(case_id: str, error: RPCError) -> str:
@@ -137,6 +166,8 @@ def print_status(case: CaseStatus) -> None:
     print(f"Case {case.case_id} ({case.kind.value}, {case.local_authority.value}, {case.partnership})")
     print(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
     print(f"Web UI: {case_url(case.case_id)}")
+    if review := case.details.get("local_review"):
+        print(f"Local review: {review['case_id']}, stage {review['stage']}  Web UI: {case_url(review['case_id'])}")
     print("Deadlines:")
     for d in case.deadlines:
         late = " (recorded late)" if d.recorded_late else ""

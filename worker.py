@@ -17,15 +17,22 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
-from activities.deadlines import compute_deadline
+from activities.deadlines import compute_deadline, working_days_from
 from activities.notifications import send_message
 from activities.reports import render_rapid_review_report
 from activities.routing import look_up_partnership
 from workflows.learning_request import LearningRequestWorkflow
+from workflows.local_review import LocalReviewWorkflow
 from workflows.serious_incident import SeriousIncidentWorkflow
 
-WORKFLOWS = [SeriousIncidentWorkflow, LearningRequestWorkflow]
-ACTIVITIES = [look_up_partnership, compute_deadline, send_message, render_rapid_review_report]
+WORKFLOWS = [SeriousIncidentWorkflow, LearningRequestWorkflow, LocalReviewWorkflow]
+ACTIVITIES = [
+    look_up_partnership,
+    compute_deadline,
+    working_days_from,
+    send_message,
+    render_rapid_review_report,
+]
 
 
 # pydantic loads its e-mail validator lazily, on the first e-mail field it checks: pass it through

@@ -7,12 +7,18 @@ case history, so a new bank holiday in a later `holidays` release cannot change 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from temporalio import activity
 
 from activities.routing import PartnershipConfig, load_routing
-from activities.working_days import add_calendar_months, add_working_days, at_london_time, end_of_day
+from activities.working_days import (
+    add_calendar_months,
+    add_working_days,
+    at_london_time,
+    end_of_day,
+    is_working_day,
+)
 from models.case import Clock, Deadline, DeadlineRequest
 
 
@@ -128,3 +134,11 @@ async def compute_deadline(request: DeadlineRequest) -> Deadline:
         reminders_at=[at_london_time(day, policy.at) for day in reminder_days if day > request.starts_on or rule.working_days < 0],
         rule=how,
     )
+
+
+@activity.defn
+async def working_days_from(start: date) -> list[date]:
+    """The working days from `start` (itself included) for two years: what a decision validator needs
+    to count working days (¶5.5's 7 before publication) without reading the calendar in workflow code."""
+    days = (start + timedelta(days=offset) for offset in range(731))
+    return [day for day in days if is_working_day(day)]

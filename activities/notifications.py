@@ -42,6 +42,8 @@ def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
         Role.EXECUTIVE: list(partnership.executive),
         Role.SAFEGUARDING_LEADS: list(partnership.safeguarding_leads),
         Role.NATIONAL_PANEL: [routing.national_panel],
+        Role.SECRETARY_OF_STATE: [routing.secretary_of_state],
+        Role.OFSTED: [routing.ofsted],
         # an owner the routing file does not know is written to through the Business Unit
         Role.RECOMMENDATION_OWNER: [routing.agencies.get(request.owner or "", partnership.mailbox)],
     }

@@ -48,6 +48,8 @@ class RoutingConfig(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     national_panel: EmailStr
+    secretary_of_state: EmailStr
+    ofsted: EmailStr
     agencies: dict[str, EmailStr] = Field(default_factory=dict)  # an agency's safeguarding contact
     local_authorities: dict[LocalAuthority, AuthorityConfig]
     partnerships: dict[str, PartnershipConfig]

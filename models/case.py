@@ -14,6 +14,7 @@ from models.forms import LocalAuthority
 class CaseKind(StrEnum):
     SERIOUS_INCIDENT = "serious_incident"
     LEARNING_REQUEST = "learning_request"
+    LOCAL_REVIEW = "local_review"  # an LCSPR: a child workflow of its serious-incident case
 
 
 class Stage(StrEnum):
@@ -28,6 +29,11 @@ class Stage(StrEnum):
     AWAITING_PANEL_RESPONSE = "awaiting_panel_response"  # submitted to the National Panel (¶4.9)
     LOCAL_REVIEW = "local_review"  # an LCSPR is commissioned (¶5)
     MONITORING = "monitoring"  # recommendations monitored to completion (¶5.4)
+    # the local review, a child workflow of the case (¶5.1-5.5)
+    LCSPR_COMMISSIONING = "lcspr_commissioning"  # a lead reviewer and a methodology (¶5.2)
+    LCSPR_TERMS_OF_REFERENCE = "lcspr_terms_of_reference"  # the contributing agencies (¶5.3)
+    LCSPR_REVIEW = "lcspr_review"  # contributions and the reviewer's report (¶5.3-5.4)
+    LCSPR_PUBLICATION = "lcspr_publication"  # copies, then publication (¶5.5)
     # learning request (¶3.2)
     PARTNERSHIP_DECISION = "partnership_decision"
     LEARNING_REVIEW = "learning_review"
@@ -118,6 +124,8 @@ class Role(StrEnum):
     SAFEGUARDING_LEADS = "safeguarding_leads"
     NATIONAL_PANEL = "national_panel"
     RECOMMENDATION_OWNER = "recommendation_owner"  # the owning agency's address, from the routing file
+    SECRETARY_OF_STATE = "secretary_of_state"
+    OFSTED = "ofsted"
 
 
 class MessageRequest(BaseModel):
@@ -166,6 +174,15 @@ class Routing(BaseModel):
 
     partnership: str
     partnership_name: str
+
+
+class LocalReviewCommission(BaseModel):
+    """What a local review (LCSPR) starts from: the case and the Executive's decision (¶4.6, ¶5.1)."""
+
+    case_id: str
+    local_authority: LocalAuthority
+    partnership: str
+    decided_on: date
 
 
 class CaseStatus(BaseModel):

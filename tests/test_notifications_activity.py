@@ -349,6 +349,24 @@ TEMPLATE_CASES = [
          "final_decision": "Local child safeguarding practice review to be commissioned."},
         ["(CSONS reference CSONS-0000001)", "Local child safeguarding practice review to be commissioned."],
     ),
+    # workflows/local_review.py
+    (
+        "lcspr_contribution_request", [Role.BUSINESS_UNIT], "lcspr-contribution-request/cleveland-police",
+        {"agency": "Cleveland Police", "due_on": "2026-03-12", "publication_due_on": "2026-07-15"},
+        ["Terms of Reference name Cleveland Police", "by the end of 2026-03-12", "2026-07-15"],
+    ),
+    (
+        "publication_copies", [Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT],
+        "publication-copies", {"publication_on": "2026-07-09", "copies_due_on": "2026-06-30"},
+        ["(case SI-20251223-2c1bd5) on 2026-07-09", "before publication (by 2026-06-30)"],
+    ),
+    (
+        "public_until_reached", [Role.BUSINESS_UNIT], "reached/public_until",
+        {"published_on": "2026-07-09", "url": "https://www.example.org/reviews/child-a", "due_on": "2027-07-09",
+         "deadline_title": "Report kept public", "deadline_rule": "12 calendar months after 2026-07-09",
+         "needed": "Keep the published report publicly available until this date."},
+        ["published on 2026-07-09 at https://www.example.org/reviews/child-a", "until 2027-07-09"],
+    ),
     (
         "panel_disagrees", [Role.EXECUTIVE, Role.BUSINESS_UNIT], "panel-disagrees",
         {"received_on": "2026-02-05", "csons_reference": "CSONS-0000001", "comments": "A national review is needed."},
@@ -386,6 +404,8 @@ async def test_template_renders_with_the_workflows_context(template, to, step, c
         Role.EXECUTIVE: configured(PARTNERSHIP[authority], "executive"),
         Role.SAFEGUARDING_LEADS: configured(PARTNERSHIP[authority], "safeguarding_leads"),
         Role.NATIONAL_PANEL: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["national_panel"]],
+        Role.SECRETARY_OF_STATE: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["secretary_of_state"]],
+        Role.OFSTED: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["ofsted"]],
     }
     expected_to = [address for role in to for address in roles[role]]
     assert addresses(message, "From") == [mailbox]

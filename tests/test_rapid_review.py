@@ -94,8 +94,12 @@ async def test_a_review_commissioned_from_convening_to_the_panels_response(journ
     assert "Final decision" not in text
 
     await journey.decide(handle, "executive_decision", decided_on=held_on)
-    status = await journey.wait_for(handle, lambda s: deadline(s, Clock.LCSPR_PUBLICATION) is not None)
-    assert deadline(status, Clock.LCSPR_PUBLICATION).due_on == add_calendar_months(held_on, 6)
+    status = await journey.wait_for(handle, lambda s: s.details["local_review_id"] is not None)
+    local_review = journey.client.get_workflow_handle(status.details["local_review_id"])
+    assert local_review.id == f"{handle.id}-lcspr"
+    review = await journey.wait_for(local_review, lambda s: deadline(s, Clock.LCSPR_PUBLICATION) is not None)
+    assert deadline(review, Clock.LCSPR_PUBLICATION).due_on == add_calendar_months(held_on, 6)
+    assert review.stage is Stage.LCSPR_COMMISSIONING
 
     receipt = await journey.decide(handle, "chair_sign_off", signed_on=held_on)
     assert receipt.stage is Stage.AWAITING_PANEL_RESPONSE
@@ -135,7 +139,7 @@ async def test_no_local_review_closes_after_the_panels_response(journey, recomme
     final = await handle.result()
     assert final.stage is Stage.CLOSED
     assert "No local review commissioned" in (final.closed_reason or "")
-    assert "lcspr_publication" not in [d.key for d in final.deadlines]
+    assert final.details["local_review_id"] is None
     assert final.details["recommendation"] == recommendation
 
 
@@ -262,7 +266,7 @@ async def test_wrong_or_invalid_decisions_in_the_rapid_review_are_refused(journe
     assert "chair_sign_off is not expected" in await refused(journey, handle, "chair_sign_off", signed_on=tomorrow)
     assert "is before the Rapid Review meeting" in await refused(journey, handle, "executive_decision", decided_on=today)
     await journey.decide(handle, "executive_decision", decided_on=tomorrow)
-    await journey.wait_for(handle, lambda s: deadline(s, Clock.LCSPR_PUBLICATION) is not None)
+    await journey.wait_for(handle, lambda s: s.details["local_review_id"] is not None)
     assert "executive_decision is already recorded" in await refused(journey, handle, "executive_decision", decided_on=tomorrow)
     assert "panel_response is not expected at stage governance" in await refused(
         journey, handle, "panel_response", received_on=tomorrow

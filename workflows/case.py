@@ -53,7 +53,9 @@ with workflow.unsafe.imports_passed_through():
 ACTIVITY_TIMEOUT = timedelta(minutes=1)
 
 # Decisions a case may take more than once; any other is refused the second time.
-REPEATABLE_DECISIONS = frozenset({"agency_contribution_received", "recommendation_updated"})
+REPEATABLE_DECISIONS = frozenset(
+    {"agency_contribution_received", "recommendation_updated", "publication_scheduled"}
+)
 
 
 class CaseEnded(Exception):
@@ -68,6 +70,8 @@ class Recipients:
     remind_addresses: list[str]
     escalate: list[Role]
     owner: str | None = None  # for Role.RECOMMENDATION_OWNER
+    reached: str | None = None  # a clock that is met by running out (public_until): tell them with this
+    context: dict[str, str] | None = None
 
 
 def slug(text: str) -> str:
@@ -88,7 +92,7 @@ class CaseWorkflow:
         *,
         local_authority: LocalAuthority,
         received_on: date,
-        referrer_email: str,
+        referrer_email: str | None,
         stage: Stage,
     ) -> None:
         self.case_id = workflow.info().workflow_id
@@ -293,6 +297,8 @@ class CaseWorkflow:
         remind_addresses: list[str] | None = None,
         escalate: list[Role] | None = None,
         owner: str | None = None,
+        reached: str | None = None,
+        context: dict[str, str] | None = None,
     ) -> Deadline:
         """Start a clock: reminders to `remind` before it ends, an escalation if it is missed.
 
@@ -318,6 +324,8 @@ class CaseWorkflow:
                 remind_addresses=remind_addresses or [],
                 escalate=escalate or [Role.ESCALATION, Role.BUSINESS_UNIT],
                 owner=owner,
+                reached=reached,
+                context=context,
             )
             self._watchers.append(asyncio.create_task(self._watch(record, deadline, recipients)))
         self.publish()
@@ -346,6 +354,7 @@ class CaseWorkflow:
             "due_on": deadline.due_on.isoformat(),
             "deadline_rule": deadline.rule,
             "needed": deadline.needed,
+            **(recipients.context or {}),
         }
         reminders = deadline.reminders_at if recipients.remind or recipients.remind_addresses else []
         for number, reminder_at in enumerate(reminders, start=1):
@@ -364,6 +373,17 @@ class CaseWorkflow:
             )
             record.reminders_sent += 1
         if not await self._open_at(record, deadline.due_at, f"Deadline: {record.title}"):
+            return
+        if recipients.reached:  # the clock is met by running out: the Business Unit is told
+            record.status, record.step_on = DeadlineStatus.MET, deadline.due_on
+            self.publish()
+            await self.send(
+                recipients.reached,
+                [Role.BUSINESS_UNIT],
+                f"reached/{step}",
+                context,
+                summary=f"{record.title}: {deadline.due_on} reached",
+            )
             return
         record.status = DeadlineStatus.MISSED
         record.escalated = True

@@ -6,7 +6,7 @@ notification. `SeriousIncidentWorkflow` runs `rapid_review()` once the LA has no
   ¶4.5      rapid_review_meeting_held: immediate actions to the partnership's leads at once
   ¶4.6      the Rapid Review report to the Executive with the governance invitation  -> to_governance
   ¶4.6      executive_decision: a local review commissioned or not; commissioned starts the
-            local review clock [lcspr_publication]
+            local review, a child workflow (local_review.py)                         -> commission
   ¶4.9      chair_sign_off: the final decision added, the report dispatched to the National Panel;
             its date closes [rapid_review_submission] and starts [panel_response]   -> submit_to_panel
   ¶4.9      panel_response: a disagreement goes to the Executive                      -> panel_replied
@@ -21,10 +21,11 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import render_rapid_review_report
-    from models.case import FINAL_STAGES, Clock, Role, Stage
+    from models.case import FINAL_STAGES, CaseStatus, Clock, LocalReviewCommission, Role, Stage
     from models.decisions import (
         AgencyContributionReceived,
         ChairSignOff,
+        Decision,
         DecisionModel,
         DecisionRefused,
         ExecutiveDecision,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.reports import RapidReviewReportRequest
 
 from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow, deadline_key, slug
+from workflows.local_review import LocalReviewWorkflow, local_review_id
 
 RAPID_REVIEW_EXPECTED = {
     Stage.RAPID_REVIEW: frozenset({"rapid_review_convened", "panel_acknowledged"}),
@@ -63,6 +65,7 @@ class RapidReview(CaseWorkflow):
         self.sign_off: ChairSignOff | None = None
         self.report_sent_to_panel_on: date | None = None
         self.panel_reply: PanelResponse | None = None
+        self.local_review: workflow.ChildWorkflowHandle[LocalReviewWorkflow, CaseStatus] | None = None
 
     # ---- the stage ----------------------------------------------------------------------------------
 
@@ -77,13 +80,43 @@ class RapidReview(CaseWorkflow):
         await self.to_governance()
         await self.until(lambda: self.executive is not None)
         assert self.executive is not None
-        if self.executive.commission_lcspr:  # ¶5.1: 6 months from the decision (the stage: ¶5)
-            await self.open_deadline(Clock.LCSPR_PUBLICATION, self.executive.decided_on, [Role.BUSINESS_UNIT])
+        if self.executive.commission_lcspr:
+            await self.commission()
         await self.until(lambda: self.sign_off is not None)
         await self.submit_to_panel()
         await self.until(lambda: self.panel_reply is not None)
         await self.panel_replied()
-        await self.until(lambda: self.stage in FINAL_STAGES)  # the local review stage is ¶5's
+        if self.local_review is not None:
+            local_review = self.local_review
+            await self.until(local_review.done)
+            outcome = local_review.result()
+            self.close(f"Local review: {outcome.closed_reason}")
+
+    async def commission(self) -> None:
+        """¶4.6, ¶5.1: the local review runs as a child workflow, its own timeline in the Web UI."""
+        assert self.executive is not None and self.partnership is not None
+        review_id = local_review_id(self.case_id)
+        self.local_review = await workflow.start_child_workflow(
+            LocalReviewWorkflow.run,
+            LocalReviewCommission(
+                case_id=self.case_id,
+                local_authority=self.local_authority,
+                partnership=self.partnership,
+                decided_on=self.executive.decided_on,
+            ),
+            id=review_id,
+            static_summary=f"Local Child Safeguarding Practice Review of case {self.case_id}",
+        )
+
+    async def withdraw_local_review(self) -> None:
+        """A withdrawn case withdraws its local review too, which cancels the review's clocks."""
+        if self.local_review is None or self.local_review.done() or self.withdrawal is None:
+            return
+        await self.local_review.signal(
+            "submit_decision",
+            Decision(name="case_withdrawn", body=self.withdrawal.model_dump(mode="json")),
+        )
+        await self.local_review
 
     async def convene(self) -> None:
         """¶4.3-4.4: the case details to the panel members; every agency asked for its chronology."""
@@ -316,4 +349,5 @@ class RapidReview(CaseWorkflow):
             "commission_lcspr": self.executive.commission_lcspr if self.executive else None,
             "report_sent_to_panel_on": self.report_sent_to_panel_on,
             "panel_agrees": self.panel_reply.agrees if self.panel_reply else None,
+            "local_review_id": self.local_review.id if self.local_review else None,
         }

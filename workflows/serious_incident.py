@@ -75,6 +75,7 @@ class SeriousIncidentWorkflow(RapidReview):
                 await self.notify_panel()
                 await self.rapid_review()
         except CaseEnded:
+            await self.withdraw_local_review()
             await self.announce_withdrawal()
         return await self.finish()
 
