@@ -234,9 +234,10 @@ class FinalReportReceived(DecisionModel):
 
 
 class PublicationScheduled(DecisionModel):
-    """¶5.5: the planned date of publication."""
+    """¶5.5: the planned date of publication; `copies_sent_on` if the copies went outside the system."""
 
     publication_on: PlannedOn
+    copies_sent_on: HappenedOn | None = None
 
 
 class Published(DecisionModel):

@@ -519,6 +519,54 @@ async def test_serious_incident_walks_through_the_rapid_review_to_the_panels_res
     assert [part.get_filename() for part in mail.iter_attachments()] == ["rapid-review-report-final.docx"]
 
 
+async def test_serious_incident_walks_on_to_the_published_local_review(
+    cli: Cli, client: Client, workers: Workers, worker, outbox: Path, tmp_path: Path
+):
+    """The example decisions from the form to `published`, all sent with the case's own id: the
+    command line takes the local review's to its child workflow (¶5)."""
+    case_id = (await cli.json("serious-incident", SI_FORM, "--json"))["case_id"]
+    rapid_review = [
+        "dsp_decision", "notification_submitted", "panel_acknowledged", "rapid_review_convened",
+        "agency_contribution_received", "rapid_review_meeting_held", "executive_decision",
+        "chair_sign_off", "panel_response",
+    ]
+    local_review = [
+        "reviewer_commissioned", "terms_of_reference_agreed", "final_report_received",
+        "publication_scheduled", "published", "recommendation_updated",
+    ]
+    for name in rapid_review:
+        await cli.ok("decide", case_id, name, decision_file(name))
+    await wait_for(
+        client, case_id, lambda s: bool(s.details.get("local_review_id")), "the local review started", workers
+    )
+    for name in local_review:
+        result = await cli.ok("decide", case_id, name, decision_file(name))
+        assert f"{case_id}-lcspr" in result.stdout, str(result)
+    review_id = f"{case_id}-lcspr"
+    await wait_for(
+        client,
+        review_id,
+        lambda s: settled(s) and any(d.key.value == "public_until" for d in s.deadlines),
+        "published and kept public, every message sent",
+        workers,
+    )
+    status = await cli.json("status", case_id, "--json")
+    assert status["stage"] == "local_review"
+    assert status["details"]["local_review"]["stage"] == "monitoring"
+    assert [d["name"] for d in status["decisions"]] == rapid_review + local_review
+    found = {(d["key"], d["subject"]): (d["due_on"], d["status"]) for d in status["deadlines"]}
+    assert found[("lcspr_publication", None)] == ("2026-07-15", "met")  # published 9 July
+    assert found[("public_until", None)] == ("2027-07-09", "open")
+    assert found[("publication_copies", None)][0] == "2026-06-30"  # 7 working days before 9 July
+    assert found[("recommendation", "R1")] == ("2026-10-29", "met")  # completed 20 October
+    assert found[("recommendation", "R2")] == ("2026-12-17", "open")
+    copies = next(m for m in status["messages"] if m["template"] == "publication_copies")
+    assert copies["to"][:3] == ["national.panel@example.org", "secretary.of.state@example.org", "ofsted@example.org"]
+    assert_outbox_matches(outbox, review_id, [m for m in status["messages"] if m["key"].startswith(review_id)])
+    described = await client.get_workflow_handle(review_id).describe()
+    assert described.parent_id == case_id
+
+
 # ---- 2. refusals through the command line ---------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from activities.working_days import add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Role, Stage
 from models.decisions import Decision
 from models.forms import SeriousIncidentForm
+from tests.test_local_review import commissioned_case, to_final_report
 from tests.journey import (
     Journey,
     deadline,
@@ -210,7 +211,22 @@ async def rapid_review_to_the_panels_response(journey: Journey) -> WorkflowHandl
     return handle
 
 
+async def local_review_published(journey: Journey) -> WorkflowHandle:
+    """A local review (the child workflow) from commissioning to published (¶5)."""
+    _, review, today = await commissioned_case(journey)
+    await to_final_report(journey, review, today, today + timedelta(days=400))
+    publication_on = add_working_days(today, 10)
+    await journey.decide(review, "publication_scheduled", publication_on=publication_on)
+    await journey.sent(review, "publication_copies")
+    await journey.skip_to(end_of_day(publication_on) - timedelta(hours=6))
+    await journey.decide(review, "published", published_on=publication_on)
+    await journey.wait_for(review, lambda s: deadline(s, Clock.PUBLIC_UNTIL) is not None)
+    await journey.decide(review, "recommendation_updated", id="R1", status="completed", updated_on=publication_on)
+    return review
+
+
 JOURNEYS: dict[str, Callable[[Journey], Awaitable[WorkflowHandle]]] = {
+    "local review published": local_review_published,
     "rapid review to the Panel's response": rapid_review_to_the_panels_response,
     "notify, DSP deadline missed and escalated, panel acknowledged": notify_with_a_missed_deadline_escalated,
     "do not notify, challenged, decision changed": do_not_notify_challenged_and_changed,
@@ -305,6 +321,9 @@ MESSAGE_SUMMARIES = {
     "report_to_executive": "¶4.6",
     "report_to_national_panel": "¶4.9",
     "panel_disagrees": "¶4.9",
+    "lcspr_contribution_request": "¶5.3",
+    "publication_copies": "¶5.5",
+    "public_until_reached": "reached",
 }
 # A deadline's timers say which reminder or the deadline itself; any other timer names its paragraph.
 TIMER_SUMMARY = re.compile(r"^(Reminder \d+|Deadline): \S|^¶\d+\.\d+ \S")
@@ -328,6 +347,7 @@ async def challenge_window_runs_out(journey: Journey) -> WorkflowHandle:
 
 
 MONITORED = {
+    "local review published": local_review_published,
     "rapid review to the Panel's response": rapid_review_to_the_panels_response,
     "notify, missed, escalated, withdrawn": missed_then_withdrawn,
     "do not notify, no challenge": challenge_window_runs_out,

@@ -240,3 +240,17 @@ async def test_withdrawing_the_case_withdraws_its_local_review(journey):
     assert deadline(review_final, Clock.LCSPR_PUBLICATION).status is DeadlineStatus.CANCELLED
     case_final = await case.result()
     assert case_final.stage is Stage.WITHDRAWN
+
+
+async def test_copies_recorded_as_sent_outside_the_system_are_not_sent_again(journey):
+    case, review, today = await commissioned_case(journey)
+    await to_final_report(journey, review, today, today + timedelta(days=400))
+    publication_on = add_working_days(today, 3)  # too soon, unless the copies have gone
+    await journey.decide(review, "publication_scheduled", publication_on=publication_on, copies_sent_on=today)
+    status = await journey.wait_for(
+        review, lambda s: deadline(s, Clock.PUBLICATION_COPIES).status is not DeadlineStatus.OPEN
+    )
+    copies = deadline(status, Clock.PUBLICATION_COPIES)
+    assert copies.step_on == today
+    assert copies.status is (DeadlineStatus.MET if today <= copies.due_on else DeadlineStatus.MISSED)
+    assert "publication_copies" not in templates(status)

@@ -151,6 +151,11 @@ class LocalReviewWorkflow(RecommendationsMonitor):
         copies = await self.open_deadline(
             Clock.PUBLICATION_COPIES, self.schedule.publication_on, [Role.BUSINESS_UNIT]
         )
+        if self.schedule.copies_sent_on is not None:  # recorded as sent outside the system
+            self.copies_sent_on = self.schedule.copies_sent_on
+            self.close_deadline(Clock.PUBLICATION_COPIES, self.copies_sent_on)
+            self.publish()
+            return
         await self.send(
             "publication_copies",
             [Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT],
@@ -207,19 +212,20 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             if decision.agency in self.contributions:
                 raise DecisionRefused(f"agency_contribution_received: {decision.agency}'s is already recorded")
         elif isinstance(decision, PublicationScheduled):
-            self.check_publication_date(decision.publication_on)
+            self.check_publication_date(decision)
         elif isinstance(decision, Published) and self.copies_sent_on is None:
             raise DecisionRefused(
                 "published: schedule the publication first (publication_scheduled): the copies to the "
                 "Panel, the Secretary of State and Ofsted go 7 working days before"
             )
 
-    def check_publication_date(self, publication_on: date) -> None:
-        today = self.today()
-        if publication_on < today:
-            raise DecisionRefused(f"publication_scheduled: publication_on ({publication_on}) is in the past")
-        if self.copies_sent_on is not None:
-            return  # the copies have gone: a later date still leaves them 7 working days ahead
+    def check_publication_date(self, schedule: PublicationScheduled) -> None:
+        """¶5.5: the copies go at the latest 7 working days before publication. A date that leaves less
+        is refused, unless the copies have gone (sent by the case, or recorded as sent), or the date is
+        past (a case entered after the fact: the copies go now and their deadline shows how late)."""
+        today, publication_on = self.today(), schedule.publication_on
+        if self.copies_sent_on is not None or schedule.copies_sent_on is not None or publication_on < today:
+            return
         if not self.working_days:
             raise DecisionRefused("publication_scheduled: the calendar is still being read; send it again")
         if publication_on > self.working_days[-1]:
