@@ -254,3 +254,26 @@ async def test_copies_recorded_as_sent_outside_the_system_are_not_sent_again(jou
     assert copies.step_on == today
     assert copies.status is (DeadlineStatus.MET if today <= copies.due_on else DeadlineStatus.MISSED)
     assert "publication_copies" not in templates(status)
+
+
+async def test_a_withdrawal_dated_before_the_review_began_still_ends_it(journey):
+    today = await journey.today()
+    case = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(case, "dsp_decision", meeting_held_on=today)
+    await journey.decide(case, "notification_submitted", submitted_on=today)
+    await journey.wait_for(case, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
+    await journey.decide(
+        case, "rapid_review_convened",
+        contributions_due_on=add_working_days(today, 3), meeting_on=add_working_days(today, 5),
+    )
+    await journey.skip_to(end_of_day(today) + timedelta(hours=10))
+    tomorrow = await journey.today()
+    await journey.decide(case, "rapid_review_meeting_held", held_on=tomorrow, immediate_actions=[])
+    await journey.decide(case, "executive_decision", decided_on=tomorrow)
+    status = await journey.wait_for(case, lambda s: s.details["local_review_id"] is not None)
+    review = journey.client.get_workflow_handle_for(LocalReviewWorkflow.run, status.details["local_review_id"])
+    await journey.wait_for(review, lambda s: deadline(s, Clock.LCSPR_PUBLICATION) is not None)
+
+    await journey.decide(case, "case_withdrawn", withdrawn_on=today)  # the form's day, before the review
+    assert (await review.result()).stage is Stage.WITHDRAWN
+    assert (await case.result()).stage is Stage.WITHDRAWN

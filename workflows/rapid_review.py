@@ -112,9 +112,12 @@ class RapidReview(CaseWorkflow):
         """A withdrawn case withdraws its local review too, which cancels the review's clocks."""
         if self.local_review is None or self.local_review.done() or self.withdrawal is None:
             return
+        assert self.executive is not None
+        # The review began with the Executive's decision: its withdrawal cannot be dated before it.
+        withdrawn_on = max(self.withdrawal.withdrawn_on, self.executive.decided_on)
+        withdrawal = self.withdrawal.model_copy(update={"withdrawn_on": withdrawn_on})
         await self.local_review.signal(
-            "submit_decision",
-            Decision(name="case_withdrawn", body=self.withdrawal.model_dump(mode="json")),
+            "submit_decision", Decision(name="case_withdrawn", body=withdrawal.model_dump(mode="json"))
         )
         await self.local_review
 
