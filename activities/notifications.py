@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mimetypes
 import os
 import tempfile
 from email import policy
@@ -24,6 +25,10 @@ import settings
 from activities.routing import RoutingConfig, load_routing
 from models.case import MessageRequest, Role, SentMessage
 
+
+# Reports are Word documents (the Panel template's format) or PDFs, whatever the machine's mime.types.
+mimetypes.add_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx")
+mimetypes.add_type("application/pdf", ".pdf")
 
 # Long headers (a message key, many recipients) are kept on one line rather than folded.
 EML_POLICY = policy.default.clone(max_line_length=998)
@@ -93,11 +98,9 @@ def build_email(request: MessageRequest, sender: str, to: list[str], subject: st
     message.set_content(body)
     if request.document is not None:
         document = Path(request.document)
+        maintype, subtype = (mimetypes.guess_type(document.name)[0] or "application/octet-stream").split("/")
         message.add_attachment(
-            document.read_bytes(),
-            maintype="application",
-            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
-            filename=document.name,
+            document.read_bytes(), maintype=maintype, subtype=subtype, filename=document.name
         )
     if request.attachment is not None:
         message.add_attachment(

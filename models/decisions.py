@@ -220,10 +220,12 @@ def _unique_ids(recommendations: list[Recommendation]) -> None:
 
 
 class FinalReportReceived(DecisionModel):
-    """¶5.4: the reviewer's report and its recommendations."""
+    """¶5.4: the reviewer's report and its recommendations; `report_file`, where the Business Unit saved
+    the report (a path the worker can read), sends it with the copies before publication (¶5.5)."""
 
     received_on: HappenedOn
     recommendations: list[Recommendation]
+    report_file: str | None = None
 
     @model_validator(mode="after")
     def _ids(self) -> FinalReportReceived:

@@ -277,3 +277,23 @@ async def test_a_withdrawal_dated_before_the_review_began_still_ends_it(journey)
     await journey.decide(case, "case_withdrawn", withdrawn_on=today)  # the form's day, before the review
     assert (await review.result()).stage is Stage.WITHDRAWN
     assert (await case.result()).stage is Stage.WITHDRAWN
+
+
+async def test_the_reviewers_report_goes_with_the_copies(journey, tmp_path):
+    case, review, today = await commissioned_case(journey)
+    report = tmp_path / "lcspr-final-report.pdf"
+    report.write_bytes(b"%PDF-1.4 the reviewer's report")
+    await journey.decide(review, "reviewer_commissioned", commissioned_on=today)
+    await journey.decide(review, "terms_of_reference_agreed", agreed_on=today, agencies=agencies(add_working_days(today, 5)))
+    await journey.decide(
+        review, "final_report_received", received_on=today, report_file=str(report),
+        recommendations=recommendations(today + timedelta(days=300)),
+    )
+    await journey.wait_for(review, lambda s: deadline(s, Clock.RECOMMENDATION) is not None)
+    await journey.decide(review, "publication_scheduled", publication_on=add_working_days(today, 15))
+    await journey.sent(review, "publication_copies")
+    (copies,) = [m for m in journey.delivered(review.id) if "copy of the report" in m["Subject"]]
+    (attachment,) = list(copies.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_content_type()) == ("lcspr-final-report.pdf", "application/pdf")
+    assert attachment.get_content() == report.read_bytes()
+    assert "The full report is attached." in copies.get_body(preferencelist=("plain",)).get_content()

@@ -357,8 +357,9 @@ TEMPLATE_CASES = [
     ),
     (
         "publication_copies", [Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT],
-        "publication-copies", {"publication_on": "2026-07-09", "copies_due_on": "2026-06-30"},
-        ["(case SI-20251223-2c1bd5) on 2026-07-09", "before publication (by 2026-06-30)"],
+        "publication-copies",
+        {"publication_on": "2026-07-09", "copies_due_on": "2026-06-30", "report_note": "The full report is attached."},
+        ["(case SI-20251223-2c1bd5) on 2026-07-09", "before publication (by 2026-06-30). The full report is attached."],
     ),
     (
         "public_until_reached", [Role.BUSINESS_UNIT], "reached/public_until",

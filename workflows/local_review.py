@@ -156,6 +156,8 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             self.close_deadline(Clock.PUBLICATION_COPIES, self.copies_sent_on)
             self.publish()
             return
+        assert self.report is not None
+        report_file = self.report.report_file
         await self.send(
             "publication_copies",
             [Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT],
@@ -163,7 +165,11 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             {
                 "publication_on": self.schedule.publication_on.isoformat(),
                 "copies_due_on": copies.due_on.isoformat(),
+                "report_note": "The full report is attached."
+                if report_file
+                else "The Business Unit sends the full report itself with this notice.",
             },
+            document=report_file,
             summary="¶5.5 Copies to the National Panel, the Secretary of State and Ofsted",
         )
         self.copies_sent_on = self.today()
