@@ -4,6 +4,8 @@
     python starter.py learning-request FORM.json [--json]
     python starter.py decide CASE_ID DECISION_NAME FILE.json
     python starter.py status CASE_ID [--json]
+    python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
+    python starter.py audit CASE_ID [--csv]
 
 The server is found through TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE. A refused form or decision
 exits non-zero with a one-line reason on standard error, and nothing is started or changed.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import secrets
@@ -30,7 +33,9 @@ import settings
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
 from models.decisions import Decision, DecisionRefused, parse_decision
-from models.forms import LearningRequestForm, SeriousIncidentForm
+from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
+from register.db import migrate
+from register.queries import audit_trail, known_case, open_cases
 from workflows import search_attributes
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.local_review import LCSPR_DECISIONS
@@ -181,6 +186,40 @@ def print_status(case: CaseStatus) -> None:
         print(f"  {m.template:<28} {m.status:<7} {', '.join(m.to)}")
 
 
+def print_cases(rows: list[Any]) -> None:
+    print(f"{'case':<22} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
+    for row in rows:
+        print(
+            f"{row.case_id:<22} {row.kind:<17} {row.stage:<24} {row.local_authority:<21} "
+            f"{row.partnership or '':<11} {str(row.next_due_on or ''):<10} {row.missed}"
+        )
+
+
+def cases(args: argparse.Namespace) -> None:
+    migrate()
+    rows = open_cases(args.partnership, args.authority, args.stage, args.overdue)
+    if args.json:
+        print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+    else:
+        print_cases(rows)
+
+
+def audit(args: argparse.Namespace) -> None:
+    migrate()
+    events = audit_trail(args.case_id)
+    if not events and not known_case(args.case_id):
+        raise Refused(f"unknown case {args.case_id}: the register has no record of it")
+    columns = ["at", "case_id", "seq", "kind", "name", "detail"]
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for event in events:
+            writer.writerow([event.at.isoformat(), event.case_id, event.seq, event.kind, event.name, event.detail or ""])
+    else:
+        for event in events:
+            print(f"{event.at:%Y-%m-%d %H:%M} {event.case_id:<24} {event.kind:<18} {event.name:<30} {event.detail or ''}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -195,11 +234,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     status_parser = commands.add_parser("status", help="show a case")
     status_parser.add_argument("case_id")
     status_parser.add_argument("--json", action="store_true")
+    cases_parser = commands.add_parser("cases", help="the open cases, from the case register")
+    cases_parser.add_argument("--partnership", choices=["HSSCP", "STSCP"])
+    cases_parser.add_argument("--authority", choices=[a.value for a in LocalAuthority])
+    cases_parser.add_argument("--stage", choices=[s.value for s in Stage])
+    cases_parser.add_argument("--overdue", action="store_true", help="only cases with a missed deadline")
+    cases_parser.add_argument("--json", action="store_true")
+    audit_parser = commands.add_parser("audit", help="a case's whole timeline, from the case register")
+    audit_parser.add_argument("case_id")
+    audit_parser.add_argument("--csv", action="store_true")
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
-    if args.command in JOURNEYS:
+    if args.command == "cases":
+        cases(args)
+    elif args.command == "audit":
+        audit(args)
+    elif args.command in JOURNEYS:
         started = await launch(args.command, args.form)
         if args.json:
             print(json.dumps(started))

@@ -17,8 +17,10 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
+from register.db import migrate
 from activities.deadlines import compute_deadline, working_days_from
 from activities.notifications import send_message
+from activities.register import record_events
 from activities.reports import render_rapid_review_report
 from activities.routing import look_up_partnership
 from workflows.learning_request import LearningRequestWorkflow
@@ -32,6 +34,7 @@ ACTIVITIES = [
     working_days_from,
     send_message,
     render_rapid_review_report,
+    record_events,
 ]
 
 
@@ -54,6 +57,7 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    migrate()  # the case register's schema, upgraded in place
     client = await settings.connect()
     worker = build_worker(client)
     stop = asyncio.Event()

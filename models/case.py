@@ -207,3 +207,28 @@ class DecisionReceipt(BaseModel):
     case_id: str
     name: str
     stage: Stage
+
+
+def deadline_key(clock: Clock, subject: str | None = None) -> str:
+    """How a case names one of its deadlines: the clock, with whose it is when it runs per agency."""
+    return f"{clock.value}:{subject}" if subject else clock.value
+
+
+class CaseEvent(BaseModel):
+    """One thing that happened to a case, for the register's append-only audit trail."""
+
+    key: str  # case id / seq
+    case_id: str
+    seq: int
+    at: datetime
+    kind: str
+    name: str
+    detail: str | None = None
+
+
+class RegisterBatch(BaseModel):
+    """A case's new events and its current state, written to the register together."""
+
+    events: list[CaseEvent]
+    status: CaseStatus
+    parent_case_id: str | None = None

@@ -13,6 +13,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from register.db import migrate
 from worker import build_worker
 from workflows import search_attributes
 from tests.journey import Journey
@@ -48,6 +49,9 @@ def outbox(tmp_path, monkeypatch):
     folder = tmp_path / "outbox"
     monkeypatch.setenv("SAFEGUARDING_OUTBOX_DIR", str(folder))
     monkeypatch.setenv("SAFEGUARDING_REPORTS_DIR", str(tmp_path / "reports"))
+    register = f"sqlite:///{tmp_path / 'register.db'}"
+    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", register)
+    migrate(register)
     return folder
 
 

@@ -119,6 +119,7 @@ def process_env(dev_server: WorkflowEnvironment, address: str, outbox: Path) -> 
         TEMPORAL_NAMESPACE=dev_server.client.namespace,
         SAFEGUARDING_OUTBOX_DIR=str(outbox),
         SAFEGUARDING_REPORTS_DIR=str(outbox.parent / "reports"),
+        SAFEGUARDING_REGISTER_URL=f"sqlite:///{outbox.parent / 'register.db'}",
         PYTHONUNBUFFERED="1",
     )
     return environment

@@ -378,6 +378,8 @@ async def test_every_timer_and_activity_has_a_summary_naming_the_protocol(journe
             assert said.startswith("Calendar: ") and clock in said, said
         elif kind == "look_up_partnership":
             assert "¶2.5" in said, said
+        elif kind == "record_events":
+            assert re.fullmatch(r"Case register: \d+ event\(s\)", said), said
         else:
             assert "¶" in said, f"{kind}: {said!r}"
 

@@ -19,10 +19,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import compute_deadline
+    from activities.register import record_events
     from activities.notifications import send_message
     from activities.routing import look_up_partnership
     from models.case import (
         FINAL_STAGES,
+        CaseEvent,
         CaseKind,
         CaseStatus,
         Clock,
@@ -34,8 +36,10 @@ with workflow.unsafe.imports_passed_through():
         DecisionRecord,
         MessageRecord,
         MessageRequest,
+        RegisterBatch,
         Role,
         Stage,
+        deadline_key,
     )
     from pydantic import ValidationError
 
@@ -78,8 +82,6 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def deadline_key(clock: Clock, subject: str | None = None) -> str:
-    return f"{clock.value}:{subject}" if subject else clock.value
 
 
 class CaseWorkflow:
@@ -109,6 +111,14 @@ class CaseWorkflow:
         self._steps_done_before_clock: dict[str, date] = {}
         self._watchers: list[asyncio.Task[None]] = []
         self._published: tuple[Any, ...] | None = None
+        self._unregistered: list[CaseEvent] = []  # events not yet written to the case register
+        self._events_logged = 0
+        self._logged_stage: Stage | None = None
+        self._register: asyncio.Task[None] | None = None
+        self._ending = False
+        self.log("case_opened", self.kind.value, f"received {received_on}", write_now=False)
+        self.log("stage", stage.value, write_now=False)
+        self._logged_stage = stage
 
     # ---- journey hooks ------------------------------------------------------------------------
 
@@ -229,6 +239,7 @@ class CaseWorkflow:
                 name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via
             )
         )
+        self.log("decision_accepted" if accepted else "decision_refused", name, reason)
 
     # ---- waiting on the journey ------------------------------------------------------------------
 
@@ -260,10 +271,51 @@ class CaseWorkflow:
         for record in self.deadlines.values():
             if record.status is DeadlineStatus.OPEN:
                 record.status = DeadlineStatus.CANCELLED
+                self.log("deadline_cancelled", deadline_key(record.key, record.subject))
         await asyncio.gather(*self._watchers)
         self.publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self.log("case_ended", self.stage.value, self.closed_reason)
+        self._ending = True
+        if self._register is not None:
+            await self._register
         return self.status()
+
+    # ---- the case register -------------------------------------------------------------------------
+
+    def log(self, kind: str, name: str, detail: str | None = None, write_now: bool = True) -> None:
+        """Note an event for the case register; it is written by an activity, in order, in batches
+        (`write_now=False` while the case is being set up, before it can run an activity)."""
+        self._events_logged += 1
+        self._unregistered.append(
+            CaseEvent(
+                key=f"{self.case_id}/{self._events_logged}",
+                case_id=self.case_id,
+                seq=self._events_logged,
+                at=workflow.now(),
+                kind=kind,
+                name=name,
+                detail=detail,
+            )
+        )
+        if self._register is None and write_now:
+            self._register = asyncio.create_task(self._keep_register())
+
+    async def _keep_register(self) -> None:
+        parent = workflow.info().parent
+        while True:
+            await workflow.wait_condition(lambda: bool(self._unregistered) or self._ending)
+            if not self._unregistered:
+                return
+            batch, self._unregistered = self._unregistered, []
+            await workflow.execute_activity(
+                record_events,
+                RegisterBatch(
+                    events=batch, status=self.status(), parent_case_id=parent.workflow_id if parent else None
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                summary=f"Case register: {len(batch)} event(s)",
+            )
 
     async def look_up_partnership(self) -> None:
         routing = await workflow.execute_activity(
@@ -315,6 +367,7 @@ class CaseWorkflow:
         )
         key = deadline_key(clock, subject)
         self.deadlines[key] = record
+        self.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
         step_on = self._steps_done_before_clock.pop(key, None)
         if step_on is not None:
             self._judge(record, step_on)
@@ -346,6 +399,8 @@ class CaseWorkflow:
         record.step_on = step_on
         record.recorded_late = workflow.now() >= record.due_at
         record.status = DeadlineStatus.MET if step_on <= record.due_on else DeadlineStatus.MISSED
+        late = ", recorded late" if record.recorded_late else ""
+        self.log(f"deadline_{record.status.value}", deadline_key(record.key, record.subject), f"step on {step_on}{late}")
 
     async def _watch(self, record: DeadlineRecord, deadline: Deadline, recipients: Recipients) -> None:
         step = record.key.value + (f"/{slug(record.subject)}" if record.subject else "")
@@ -376,6 +431,7 @@ class CaseWorkflow:
             return
         if recipients.reached:  # the clock is met by running out: the Business Unit is told
             record.status, record.step_on = DeadlineStatus.MET, deadline.due_on
+            self.log("deadline_met", deadline_key(record.key, record.subject), f"{deadline.due_on} reached")
             self.publish()
             await self.send(
                 recipients.reached,
@@ -387,6 +443,7 @@ class CaseWorkflow:
             return
         record.status = DeadlineStatus.MISSED
         record.escalated = True
+        self.log("deadline_missed", deadline_key(record.key, record.subject), "nothing recorded by the end of the day")
         self.publish()
         await self.send(
             "deadline_escalation",
@@ -448,6 +505,7 @@ class CaseWorkflow:
         )
         record.to = sent.to
         record.status = "sent"
+        self.log("message_sent", template, record.key)
 
     async def announce_withdrawal(self) -> None:
         assert self.withdrawal is not None
@@ -466,6 +524,9 @@ class CaseWorkflow:
         open_deadlines = [d for d in self.deadlines.values() if d.status is DeadlineStatus.OPEN]
         next_due = min((d.due_at for d in open_deadlines), default=None)
         missed = any(d.status is DeadlineStatus.MISSED for d in self.deadlines.values())
+        if self._logged_stage is not self.stage:
+            self.log("stage", self.stage.value, self.closed_reason)
+            self._logged_stage = self.stage
         snapshot = (self.stage, next_due, missed, self.partnership)
         if snapshot != self._published:
             self._published = snapshot

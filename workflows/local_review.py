@@ -21,7 +21,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import working_days_from
-    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage
+    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
     from models.decisions import (
         AgencyContributionReceived,
         DecisionModel,
@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         TermsOfReferenceAgreed,
     )
 
-from workflows.case import ACTIVITY_TIMEOUT, CaseEnded, deadline_key, slug
+from workflows.case import ACTIVITY_TIMEOUT, CaseEnded, slug
 from workflows.recommendations import RecommendationsMonitor
 
 LCSPR_DECISIONS = frozenset(

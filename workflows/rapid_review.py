@@ -21,7 +21,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import render_rapid_review_report
-    from models.case import FINAL_STAGES, CaseStatus, Clock, LocalReviewCommission, Role, Stage
+    from models.case import FINAL_STAGES, CaseStatus, Clock, LocalReviewCommission, Role, Stage, deadline_key
     from models.decisions import (
         AgencyContributionReceived,
         ChairSignOff,
@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.reports import RapidReviewReportRequest
 
-from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow, deadline_key, slug
+from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow, slug
 from workflows.local_review import LocalReviewWorkflow, local_review_id
 
 RAPID_REVIEW_EXPECTED = {

@@ -10,10 +10,10 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import Clock, DeadlineStatus, RecommendationRecord, Role
+    from models.case import Clock, DeadlineStatus, RecommendationRecord, Role, deadline_key
     from models.decisions import DecisionRefused, Recommendation, RecommendationUpdated
 
-from workflows.case import CaseWorkflow, deadline_key
+from workflows.case import CaseWorkflow
 
 FINISHED = frozenset({"completed", "closed"})
 

@@ -1,0 +1,47 @@
+"""Where the register is and how it is brought up to date.
+
+SAFEGUARDING_REGISTER_URL names the database: a SQLite file by default (data/register.db, beside the
+embedded Temporal server's), PostgreSQL by URL (postgresql+psycopg://user@host/db). `migrate` upgrades
+it in place to the newest schema: a register that holds years of cases is never recreated.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+from sqlmodel import create_engine
+
+import settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def register_url() -> str:
+    default = f"sqlite:///{settings.PROJECT_DIR / 'data' / 'register.db'}"
+    return os.environ.get("SAFEGUARDING_REGISTER_URL", default)
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def engine() -> Engine:
+    return engine_for(register_url())
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the register's schema to the newest migration."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url or register_url())
+    with engine_for(url or register_url()).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

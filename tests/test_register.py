@@ -1,0 +1,188 @@
+"""The case register (sqlmodel, Alembic): every event once, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import psycopg
+import pytest
+from sqlalchemy import inspect
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.register import record_events
+from models.case import CaseEvent, Clock, RegisterBatch, Stage
+from register.db import engine_for, migrate
+from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
+from models.forms import SeriousIncidentForm
+from register.queries import audit_trail, open_cases
+from tests.journey import deadline, serious_incident_form
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def postgres_register(monkeypatch):
+    """A database of the test's own on the machine's PostgreSQL (127.0.0.1:5432), dropped after."""
+    name = f"register_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES.format(database=name)
+    yield url
+    engine_for(url).dispose()
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def register_url(request, tmp_path, monkeypatch, outbox):  # after `outbox`, which sets a register of its own
+    url = f"sqlite:///{tmp_path / 'register.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_register")
+    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", url)
+    return url
+
+
+def test_migrations_build_the_register_from_empty_and_run_again_harmlessly(register_url):
+    migrate(register_url)
+    migrate(register_url)  # already at head: nothing to do, nothing lost
+    tables = set(inspect(engine_for(register_url)).get_table_names())
+    assert {"cases", "events", "deadlines", "messages", "alembic_version"} <= tables
+
+
+async def test_a_batch_written_twice_is_written_once(register_url, journey):
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    status = await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
+    case_id = "SI-20250101-retried"
+    events = [
+        CaseEvent(key=f"{case_id}/{n}", case_id=case_id, seq=n, at=datetime.now(timezone.utc), kind="k", name="n")
+        for n in (1, 2)
+    ]
+    batch = RegisterBatch(events=events, status=status.model_copy(update={"case_id": case_id}))
+    assert await ActivityEnvironment().run(record_events, batch) == 2
+    assert await ActivityEnvironment().run(record_events, batch) == 0  # a retried activity
+    with Session(engine_for(register_url)) as session:
+        assert len(session.exec(select(EventRow).where(EventRow.case_id == case_id)).all()) == 2
+        assert session.get(CaseRow, case_id).stage == "dsp_meeting"
+
+
+async def test_every_event_of_a_journey_lands_once_in_order(register_url, journey):
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.signal(handle, "challenge_raised", raised_on=today)  # refused: kept as refused
+    await journey.decide(handle, "notification_submitted", submitted_on=today)
+    await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
+    await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
+    final = await handle.result()
+
+    events = audit_trail(handle.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1)), "every event once, none missing"
+    kinds = [(e.kind, e.name) for e in events]
+    assert kinds[:2] == [("case_opened", "serious_incident"), ("stage", "dsp_meeting")]
+    for expected in [
+        ("deadline_set", "dsp_meeting"),
+        ("message_sent", "new_serious_incident_form"),
+        ("decision_accepted", "dsp_decision"),
+        ("deadline_met", "dsp_meeting"),
+        ("stage", "panel_notification"),
+        ("message_sent", "form_to_notifier"),
+        ("decision_refused", "challenge_raised"),
+        ("decision_accepted", "notification_submitted"),
+        ("deadline_set", "rapid_review_submission"),
+        ("decision_accepted", "case_withdrawn"),
+        ("deadline_cancelled", "rapid_review_submission"),
+        ("stage", "withdrawn"),
+        ("case_ended", "withdrawn"),
+    ]:
+        assert expected in kinds, f"{expected} not in the audit trail {kinds}"
+    assert kinds.index(("decision_accepted", "dsp_decision")) < kinds.index(("decision_accepted", "notification_submitted"))
+    refused = next(e for e in events if e.kind == "decision_refused")
+    assert "not expected at stage panel_notification" in refused.detail
+
+    with Session(engine_for(register_url)) as session:
+        case = session.get(CaseRow, handle.id)
+        assert (case.stage, case.partnership, case.local_authority) == ("withdrawn", "HSSCP", "stockton-on-tees")
+        deadlines = {d.key: d.status for d in session.exec(select(DeadlineRow).where(DeadlineRow.case_id == handle.id))}
+        assert deadlines == {d.key.value: d.status.value for d in final.deadlines}
+        messages = session.exec(select(MessageRow).where(MessageRow.case_id == handle.id)).all()
+        assert sorted(m.key for m in messages) == sorted(m.key for m in final.messages)
+    assert handle.id not in [c.case_id for c in open_cases()]
+
+
+async def test_the_register_down_for_a_while_then_back_loses_nothing(register_url, journey, monkeypatch):
+    migrate(register_url)
+    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)  # the case goes on meanwhile
+    status = await journey.sent(handle, "form_to_notifier")
+    assert status.stage is Stage.PANEL_NOTIFICATION
+    with Session(engine_for(register_url)) as session:  # nothing written yet: the database is down
+        assert session.exec(select(EventRow).where(EventRow.case_id == handle.id)).all() == []
+
+    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", register_url)  # back
+    await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
+    await handle.result()
+    events = audit_trail(handle.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert ("decision_accepted", "dsp_decision") in [(e.kind, e.name) for e in events]
+
+
+async def test_the_business_units_case_list_filters(register_url, journey):
+    migrate(register_url)
+    today = await journey.today()
+    stockton = await journey.start_serious_incident(serious_incident_form(today))
+    body = serious_incident_form(today).model_dump(mode="json") | {"local_authority": "middlesbrough"}
+    middlesbrough = await journey.start_serious_incident(SeriousIncidentForm.model_validate(body))
+    await journey.decide(middlesbrough, "dsp_decision", meeting_held_on=today)
+    for handle in (stockton, middlesbrough):
+        await journey.sent(handle, "new_serious_incident_form")
+
+    await journey.wait_for(middlesbrough, lambda s: s.stage is Stage.PANEL_NOTIFICATION and all(m.status == "sent" for m in s.messages))
+    for _ in range(100):  # the register is written by an activity, a moment after the case moves
+        rows = {c.case_id: c for c in open_cases()}
+        if rows.get(middlesbrough.id) and rows[middlesbrough.id].stage == "panel_notification" and stockton.id in rows:
+            break
+        await asyncio.sleep(0.05)
+    assert {stockton.id, middlesbrough.id} <= set(rows)
+    assert {c.case_id for c in open_cases(partnership="STSCP")} == {middlesbrough.id}
+    assert {c.case_id for c in open_cases(local_authority="stockton-on-tees")} == {stockton.id}
+    assert {c.case_id for c in open_cases(stage="panel_notification")} == {middlesbrough.id}
+    assert open_cases(overdue=True) == []
+    assert rows[stockton.id].next_due_on is not None
+
+
+async def test_cases_and_audit_on_the_command_line(register_url, journey, capsys):
+    import csv
+    import io
+    import json
+
+    import starter
+
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.sent(handle, "form_to_notifier")
+    for _ in range(100):
+        if any(e.name == "form_to_notifier" for e in audit_trail(handle.id)):
+            break
+        await asyncio.sleep(0.05)
+
+    starter.cases(starter.parse_args(["cases", "--partnership", "HSSCP", "--stage", "panel_notification", "--json"]))
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["case_id"], c["stage"], c["partnership"]) for c in listed] == [(handle.id, "panel_notification", "HSSCP")]
+    starter.cases(starter.parse_args(["cases", "--partnership", "STSCP", "--json"]))
+    assert json.loads(capsys.readouterr().out) == []
+
+    starter.audit(starter.parse_args(["audit", handle.id, "--csv"]))
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0]["kind"] == "case_opened"
+    assert ("decision_accepted", "dsp_decision") in [(r["kind"], r["name"]) for r in rows]
+    assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
+    with pytest.raises(starter.Refused, match="unknown case SI-nope"):
+        starter.audit(starter.parse_args(["audit", "SI-nope"]))
