@@ -6,6 +6,7 @@
     python starter.py status CASE_ID [--json]
     python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
     python starter.py audit CASE_ID [--csv]
+    python starter.py report --from DATE --to DATE [--partnership P] [--csv] [--chart FILE.png]
 
 The server is found through TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE. A refused form or decision
 exits non-zero with a one-line reason on standard error, and nothing is started or changed.
@@ -20,7 +21,7 @@ import json
 import os
 import secrets
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from models.decisions import Decision, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
+from register.report import MEASURES, as_rows, draw_chart, timeliness
 from workflows import search_attributes
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.local_review import LCSPR_DECISIONS
@@ -220,6 +222,32 @@ def audit(args: argparse.Namespace) -> None:
             print(f"{event.at:%Y-%m-%d %H:%M} {event.case_id:<24} {event.kind:<18} {event.name:<30} {event.detail or ''}")
 
 
+def report(args: argparse.Namespace) -> None:
+    migrate()
+    figures = timeliness(args.start, args.end, args.partnership)
+    rows = as_rows(figures)
+    if args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_authority"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(f"Cases received {args.start} to {args.end}" + (f", {args.partnership}" if args.partnership else ""))
+        for f in figures:
+            print(
+                f"\n{f.local_authority}: {f.forms_received} forms ({f.serious_incidents} serious incident, "
+                f"{f.learning_requests} learning request); notified {f.notified}, not notified {f.not_notified}"
+            )
+            for key, title in MEASURES.items():
+                m = f.measures[key]
+                percent = f"{m.percent}%" if m.percent is not None else "-"
+                median = m.median_working_days if m.median_working_days is not None else "-"
+                print(f"  {title:<48} {m.met}/{m.judged} on time ({percent}), median {median} working days")
+    if args.chart:
+        title = f"Timeliness, cases received {args.start} to {args.end}"
+        draw_chart(figures, Path(args.chart), title + (f" ({args.partnership})" if args.partnership else ""))
+        print(f"chart: {args.chart}", file=sys.stderr)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +271,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     audit_parser = commands.add_parser("audit", help="a case's whole timeline, from the case register")
     audit_parser.add_argument("case_id")
     audit_parser.add_argument("--csv", action="store_true")
+    report_parser = commands.add_parser("report", help="the timeliness figures, per local authority")
+    report_parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    report_parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    report_parser.add_argument("--partnership", choices=["HSSCP", "STSCP"])
+    report_parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    report_parser.add_argument("--chart", metavar="PNG", help="also draw the chart for the annual report")
     return parser.parse_args(argv)
 
 
@@ -251,6 +285,8 @@ async def run(args: argparse.Namespace) -> None:
         cases(args)
     elif args.command == "audit":
         audit(args)
+    elif args.command == "report":
+        report(args)
     elif args.command in JOURNEYS:
         started = await launch(args.command, args.form)
         if args.json:

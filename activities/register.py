@@ -49,6 +49,7 @@ def write(batch: RegisterBatch) -> int:
                     key=deadline_key(d.key, d.subject),
                     clock=d.key.value,
                     subject=d.subject,
+                    starts_on=d.starts_on,
                     due_on=d.due_on,
                     status=d.status.value,
                     step_on=d.step_on,

@@ -62,3 +62,12 @@ def start_of_day(day: date) -> datetime:
 
 def at_london_time(day: date, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=LONDON).astimezone(ZoneInfo("UTC"))
+
+
+def working_days_between(start: date, end: date) -> int:
+    """How many working days after `start`, up to and including `end` (0 when `end` is not after it)."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count

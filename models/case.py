@@ -93,6 +93,7 @@ class DeadlineRecord(BaseModel):
     key: Clock
     subject: str | None = None  # whose deadline, when a clock runs once per agency
     title: str
+    starts_on: date | None = None
     due_on: date
     status: DeadlineStatus = DeadlineStatus.OPEN
     rule: str

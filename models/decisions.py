@@ -311,6 +311,17 @@ DECISIONS: dict[str, type[DecisionModel]] = {
 }
 
 
+OUTCOME_FIELDS = ("decision", "outcome", "recommendation", "commission_lcspr", "agrees", "status")
+
+
+def outcome_of(decision: DecisionModel) -> str | None:
+    """The decision's outcome in a word, for the register ("notify", "decision_upheld", "True" ...)."""
+    for field in OUTCOME_FIELDS:
+        if field in type(decision).model_fields:
+            return f"{field}={getattr(decision, field)}"
+    return None
+
+
 class Decision(BaseModel):
     """A decision as it travels to a case: its name and the JSON of its file, unparsed."""
 

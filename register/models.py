@@ -46,6 +46,7 @@ class DeadlineRow(SQLModel, table=True):
     key: str = Field(primary_key=True)  # clock, or clock:subject
     clock: str = Field(index=True)
     subject: str | None = None
+    starts_on: date | None = None  # since migration 0002
     due_on: date
     status: str
     step_on: date | None = None

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 import uuid
 
+import psycopg
 import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from register.db import migrate
+from register.db import engine_for, migrate
 from worker import build_worker
 from workflows import search_attributes
 from tests.journey import Journey
@@ -61,3 +62,26 @@ async def journey(env, outbox):
     task_queue = f"test-{uuid.uuid4()}"
     async with build_worker(env.client, task_queue=task_queue):
         yield Journey(env, task_queue, outbox)
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def postgres_register(monkeypatch):
+    """A database of the test's own on the machine's PostgreSQL (127.0.0.1:5432), dropped after."""
+    name = f"register_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES.format(database=name)
+    yield url
+    engine_for(url).dispose()
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def register_url(request, tmp_path, monkeypatch, outbox):  # after `outbox`, which sets a register of its own
+    url = f"sqlite:///{tmp_path / 'register.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_register")
+    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", url)
+    return url

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from datetime import datetime, timezone
 
-import psycopg
 import pytest
 from sqlalchemy import inspect
 from sqlmodel import Session, select
@@ -19,29 +18,6 @@ from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 from models.forms import SeriousIncidentForm
 from register.queries import audit_trail, open_cases
 from tests.journey import deadline, serious_incident_form
-
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-
-
-@pytest.fixture
-def postgres_register(monkeypatch):
-    """A database of the test's own on the machine's PostgreSQL (127.0.0.1:5432), dropped after."""
-    name = f"register_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES.format(database=name)
-    yield url
-    engine_for(url).dispose()
-    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def register_url(request, tmp_path, monkeypatch, outbox):  # after `outbox`, which sets a register of its own
-    url = f"sqlite:///{tmp_path / 'register.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_register")
-    monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", url)
-    return url
-
 
 def test_migrations_build_the_register_from_empty_and_run_again_harmlessly(register_url):
     migrate(register_url)

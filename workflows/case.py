@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         DecisionModel,
         DecisionRefused,
+        outcome_of,
         parse_decision,
     )
     from models.forms import LocalAuthority
@@ -224,7 +225,7 @@ class CaseWorkflow:
         return parsed
 
     def _accept(self, name: str, decision: DecisionModel, via: str) -> None:
-        self._record(name, accepted=True, reason=None, via=via)
+        self._record(name, accepted=True, reason=None, via=via, outcome=outcome_of(decision))
         if isinstance(decision, CaseWithdrawn):
             self.withdrawal = decision
             self.stage = Stage.WITHDRAWN
@@ -233,13 +234,15 @@ class CaseWorkflow:
             self.apply(name, decision)
         self.publish()
 
-    def _record(self, name: str, accepted: bool, reason: str | None, via: str) -> None:
+    def _record(
+        self, name: str, accepted: bool, reason: str | None, via: str, outcome: str | None = None
+    ) -> None:
         self.decisions.append(
             DecisionRecord(
                 name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via
             )
         )
-        self.log("decision_accepted" if accepted else "decision_refused", name, reason)
+        self.log("decision_accepted" if accepted else "decision_refused", name, outcome or reason)
 
     # ---- waiting on the journey ------------------------------------------------------------------
 
@@ -361,6 +364,7 @@ class CaseWorkflow:
             key=clock,
             subject=subject,
             title=deadline.title + (f": {subject}" if subject else ""),
+            starts_on=deadline.starts_on,
             due_on=deadline.due_on,
             due_at=deadline.due_at,
             rule=deadline.rule,

@@ -1,0 +1,89 @@
+"""The timeliness report's figures, checked against a register of cases with known outcomes."""
+
+from __future__ import annotations
+
+import csv
+import re
+import io
+from datetime import date, datetime, timezone
+
+from sqlmodel import Session
+
+import starter
+from register.db import engine_for, migrate
+from register.models import CaseRow, DeadlineRow
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def case(case_id, authority, partnership, received_on, stage, kind="serious_incident", parent=None):
+    return CaseRow(
+        case_id=case_id, kind=kind, local_authority=authority, partnership=partnership, parent_case_id=parent,
+        stage=stage, received_on=received_on, updated_at=NOW,
+    )
+
+
+def clock(case_id, key, starts_on, due_on, status, step_on=None, subject=None):
+    return DeadlineRow(
+        case_id=case_id, key=f"{key}:{subject}" if subject else key, clock=key, subject=subject,
+        starts_on=starts_on, due_on=due_on, status=status, step_on=step_on,
+    )
+
+
+def known_register(url: str) -> None:
+    migrate(url)
+    rows = [
+        # Stockton: one case on time throughout, one late at every step.
+        case("SI-A", "stockton-on-tees", "HSSCP", date(2025, 12, 23), "local_review"),
+        clock("SI-A", "dsp_meeting", date(2025, 12, 23), date(2025, 12, 29), "met", date(2025, 12, 24)),  # 1 wd
+        clock("SI-A", "panel_notification", date(2025, 12, 22), date(2025, 12, 31), "met", date(2025, 12, 29)),  # 3 wd
+        clock("SI-A", "rapid_review_submission", date(2025, 12, 29), date(2026, 1, 20), "met", date(2026, 1, 16)),  # 13 wd
+        case("SI-A-lcspr", "stockton-on-tees", "HSSCP", date(2026, 1, 15), "monitoring", "local_review", parent="SI-A"),
+        clock("SI-A-lcspr", "lcspr_publication", date(2026, 1, 15), date(2026, 7, 15), "met", date(2026, 7, 9)),
+        clock("SI-A-lcspr", "recommendation", date(2026, 5, 28), date(2026, 10, 29), "met", date(2026, 10, 20), "R1"),
+        clock("SI-A-lcspr", "recommendation", date(2026, 5, 28), date(2026, 10, 1), "missed", date(2026, 10, 20), "R2"),
+        case("SI-B", "stockton-on-tees", "HSSCP", date(2025, 3, 3), "closed"),
+        clock("SI-B", "dsp_meeting", date(2025, 3, 3), date(2025, 3, 5), "missed", date(2025, 3, 10)),  # 5 wd
+        clock("SI-B", "panel_notification", date(2025, 3, 3), date(2025, 3, 10), "missed", date(2025, 3, 14)),  # 9 wd
+        clock("SI-B", "rapid_review_submission", date(2025, 3, 14), date(2025, 4, 4), "open"),  # not judged
+        # Middlesbrough: not notified, and a learning request.
+        case("SI-C", "middlesbrough", "STSCP", date(2025, 6, 2), "closed"),
+        clock("SI-C", "dsp_meeting", date(2025, 6, 2), date(2025, 6, 4), "met", date(2025, 6, 4)),  # 2 wd
+        case("LR-D", "middlesbrough", "STSCP", date(2025, 11, 20), "closed", kind="learning_request"),
+        # Outside the range: not counted.
+        case("SI-E", "hartlepool", "HSSCP", date(2024, 12, 2), "closed"),
+        clock("SI-E", "dsp_meeting", date(2024, 12, 2), date(2024, 12, 4), "missed", date(2024, 12, 9)),
+    ]
+    with Session(engine_for(url)) as session:
+        session.add_all(rows)
+        session.commit()
+
+
+def test_the_figures_per_authority(register_url, capsys, tmp_path):
+    known_register(register_url)
+    starter.report(starter.parse_args(["report", "--from", "2025-01-01", "--to", "2025-12-31", "--csv"]))
+    rows = {r["local_authority"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert set(rows) == {"stockton-on-tees", "middlesbrough"}
+
+    stockton = rows["stockton-on-tees"]
+    assert (stockton["forms_received"], stockton["serious_incidents"], stockton["notified"]) == ("2", "2", "2")
+    assert (stockton["dsp_meeting_judged"], stockton["dsp_meeting_met"], stockton["dsp_meeting_percent"]) == ("2", "1", "50.0")
+    assert stockton["dsp_meeting_median_working_days"] == "3.0"  # median of 1 and 5
+    assert stockton["panel_notification_median_working_days"] == "6.0"  # median of 3 and 9
+    assert (stockton["rapid_review_submission_judged"], stockton["rapid_review_submission_met"]) == ("1", "1")
+    assert stockton["rapid_review_submission_median_working_days"] == "13"
+    assert (stockton["lcspr_publication_met"], stockton["lcspr_publication_percent"]) == ("1", "100.0")
+    assert (stockton["recommendation_judged"], stockton["recommendation_met"], stockton["recommendation_percent"]) == ("2", "1", "50.0")
+
+    middlesbrough = rows["middlesbrough"]
+    assert (middlesbrough["forms_received"], middlesbrough["learning_requests"]) == ("2", "1")
+    assert (middlesbrough["notified"], middlesbrough["not_notified"]) == ("0", "1")
+    assert (middlesbrough["dsp_meeting_percent"], middlesbrough["dsp_meeting_median_working_days"]) == ("100.0", "2")
+    assert middlesbrough["rapid_review_submission_percent"] == ""  # none judged
+
+    chart = tmp_path / "timeliness.png"
+    starter.report(starter.parse_args(["report", "--from", "2025-01-01", "--to", "2025-12-31", "--partnership", "HSSCP", "--chart", str(chart)]))
+    table = capsys.readouterr().out
+    assert "stockton-on-tees: 2 forms" in table and "middlesbrough" not in table
+    assert re.search(r"DSP decisions within 2 working days +1/2 on time \(50.0%\), median 3.0 working days", table)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
