@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from sqlmodel import Session, select
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from register.db import engine_for
+from register.models import EventRow
 from models.case import CaseStatus
 from models.dates import london_today
 from workflows import search_attributes
@@ -351,6 +354,18 @@ def assert_outbox_matches(outbox: Path, case_id: str, messages: list[dict[str, A
 def delivery_log_counts(log: str) -> Counter[str]:
     """How many times the worker logged that it really delivered (not 'already delivered') each key."""
     return Counter(re.findall(r"message (\S+) delivered", log))
+
+
+async def wait_registered(url: str, case_id: str, status: CaseStatus, timeout: float = 60) -> list[Any]:
+    """The case's events in the register once every message of `status` is there (written by an activity)."""
+    engine = engine_for(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(engine) as session:
+            events = session.exec(select(EventRow).where(EventRow.case_id == case_id).order_by(EventRow.seq)).all()
+        if len([e for e in events if e.kind == "message_sent"]) >= len(status.messages) or time.monotonic() > deadline:
+            return list(events)
+        await asyncio.sleep(0.2)
 
 
 async def visible(client: Client, query: str) -> list[str]:
@@ -879,4 +894,12 @@ async def test_worker_killed_mid_case_sends_nothing_twice(
             assert delivered[message["key"]] <= 1, (
                 f"{message['key']} was delivered {delivered[message['key']]} times:\n{log}"
             )
+        # The case register holds each event once, none missing, through both kills.
+        register = [
+            (event.seq, event.kind, event.name, event.detail)
+            for event in await wait_registered(process_env["SAFEGUARDING_REGISTER_URL"], status.case_id, status)
+        ]
+        assert [seq for seq, *_ in register] == list(range(1, len(register) + 1)), register
+        sent = [detail for _, kind, _, detail in register if kind == "message_sent"]
+        assert sorted(sent) == sorted(m["key"] for m in messages), register
     assert len(workers.started) >= 3
