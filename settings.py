@@ -6,6 +6,7 @@ The same names serve the embedded default (scripts/run.sh) and a production clus
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -41,6 +42,29 @@ def templates_dir() -> Path:
 def reports_dir() -> Path:
     """Where rendered reports are kept, one folder per case."""
     return Path(os.environ.get("SAFEGUARDING_REPORTS_DIR", PROJECT_DIR / "reports"))
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    starttls: bool
+    username: str | None
+    password: str | None
+
+
+def smtp() -> Smtp | None:
+    """The mail server messages go through; None (the embedded default) keeps them in the outbox only."""
+    host = os.environ.get("SAFEGUARDING_SMTP_HOST")
+    if not host:
+        return None
+    return Smtp(
+        host=host,
+        port=int(os.environ.get("SAFEGUARDING_SMTP_PORT", "587")),
+        starttls=os.environ.get("SAFEGUARDING_SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
+        username=os.environ.get("SAFEGUARDING_SMTP_USERNAME") or None,
+        password=os.environ.get("SAFEGUARDING_SMTP_PASSWORD") or None,
+    )
 
 
 def outbox_dir() -> Path:

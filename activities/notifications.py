@@ -4,6 +4,9 @@ Templates live in activities/templates/ (SAFEGUARDING_TEMPLATES_DIR), one file p
 a `Subject:` line, a blank line, then the body, with ${placeholders}. The embedded default delivers
 to an outbox folder as .eml files (SAFEGUARDING_OUTBOX_DIR); each message's idempotency key names its
 file, so a retried activity or a restarted worker finds it already delivered and sends nothing more.
+With a mail server configured (SAFEGUARDING_SMTP_HOST ...), the recorded message is then sent through
+it and marked sent; a temporary failure is retried with backoff until it goes, a permanent refusal
+fails the activity as `MessageRefused` and the case records it, tells the Business Unit, and goes on.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import json
 import mimetypes
 import os
 import tempfile
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 from string import Template
 
+import aiosmtplib
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 import settings
 from activities.routing import RoutingConfig, load_routing
@@ -128,8 +133,55 @@ def deliver_once(path: Path, message: EmailMessage) -> bool:
         os.unlink(handle.name)
 
 
+async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
+    """Send the recorded message through the mail server unless it has gone already (its `.sent`
+    mark); True if this call sent it. A temporary failure raises and the activity is retried with
+    backoff; a permanent refusal raises a non-retryable `MessageRefused`."""
+    sent_mark = path.with_suffix(".sent")
+    if sent_mark.exists():
+        return False
+    message = message_from_bytes(path.read_bytes(), policy=EML_POLICY)
+    try:
+        refused, _ = await aiosmtplib.send(
+            message,
+            hostname=smtp.host,
+            port=smtp.port,
+            start_tls=smtp.starttls,
+            username=smtp.username,
+            password=smtp.password,
+            timeout=30,
+        )
+    except aiosmtplib.SMTPRecipientsRefused as refused:
+        codes = sorted({r.code for r in refused.recipients})
+        if all(code >= 500 for code in codes):
+            raise ApplicationError(
+                f"message {key}: the mail server refused its recipients permanently ({codes})",
+                type="MessageRefused",
+                non_retryable=True,
+            ) from None
+        raise
+    except aiosmtplib.SMTPResponseException as error:
+        if error.code >= 500:
+            raise ApplicationError(
+                f"message {key}: the mail server refused it permanently ({error.code})",
+                type="MessageRefused",
+                non_retryable=True,
+            ) from None
+        raise
+    sent_mark.write_text(formatdate(localtime=False) + "\n", encoding="utf-8")
+    if refused:  # it went to the others; a refused recipient is a permanent refusal all the same
+        raise ApplicationError(
+            f"message {key}: the mail server refused {len(refused)} of its recipients",
+            type="MessageRefused",
+            non_retryable=True,
+        )
+    return True
+
+
 @activity.defn
 async def send_message(request: MessageRequest) -> SentMessage:
+    """Record the message in the outbox (once, under its key), then send it through the mail server
+    when one is configured (once: marked sent after it went)."""
     routing = load_routing()
     to = recipients(request, routing)
     subject, body = render(request, routing)
@@ -139,4 +191,8 @@ async def send_message(request: MessageRequest) -> SentMessage:
     activity.logger.info(
         "message %s %s", request.key, "delivered" if delivered else "already delivered"
     )
+    smtp = settings.smtp()
+    if smtp is not None:
+        sent = await send_by_smtp_once(path, smtp, request.key)
+        activity.logger.info("message %s %s", request.key, "sent by SMTP" if sent else "already sent by SMTP")
     return SentMessage(key=request.key, to=to, path=str(path))

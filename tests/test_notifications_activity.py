@@ -349,6 +349,12 @@ TEMPLATE_CASES = [
          "final_decision": "Local child safeguarding practice review to be commissioned."},
         ["(CSONS reference CSONS-0000001)", "Local child safeguarding practice review to be commissioned."],
     ),
+    # workflows/case.py: a permanent refusal by the mail server
+    (
+        "delivery_refused", [Role.BUSINESS_UNIT], "delivery-refused/rationale-to-referrer",
+        {"refused_template": "rationale_to_referrer", "refused_key": "SI-20251223-2c1bd5/rationale-to-referrer"},
+        ["permanently refused a message", "rationale_to_referrer (SI-20251223-2c1bd5/rationale-to-referrer)", "the case goes on"],
+    ),
     # workflows/local_review.py
     (
         "lcspr_contribution_request", [Role.BUSINESS_UNIT], "lcspr-contribution-request/cleveland-police",

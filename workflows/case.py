@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import compute_deadline
@@ -489,27 +490,46 @@ class CaseWorkflow:
         """Send one message, once: its key is the case id and the step."""
         record = MessageRecord(key=f"{self.case_id}/{step}", template=template)
         self.messages.append(record)
-        sent = await workflow.execute_activity(
-            send_message,
-            MessageRequest(
-                key=record.key,
-                case_id=self.case_id,
-                local_authority=self.local_authority,
-                template=template,
-                to=to,
-                context=context or {},
-                referrer_email=self.referrer_email,
-                addresses=addresses or [],
-                owner=owner,
-                attachment=attachment,
-                document=document,
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            summary=summary,
-        )
+        try:
+            sent = await workflow.execute_activity(
+                send_message,
+                MessageRequest(
+                    key=record.key,
+                    case_id=self.case_id,
+                    local_authority=self.local_authority,
+                    template=template,
+                    to=to,
+                    context=context or {},
+                    referrer_email=self.referrer_email,
+                    addresses=addresses or [],
+                    owner=owner,
+                    attachment=attachment,
+                    document=document,
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                summary=summary,
+            )
+        except ActivityError as error:
+            if not (isinstance(error.cause, ApplicationError) and error.cause.type == "MessageRefused"):
+                raise
+            await self.refused_by_mail_server(record)
+            return
         record.to = sent.to
         record.status = "sent"
         self.log("message_sent", template, record.key)
+
+    async def refused_by_mail_server(self, record: MessageRecord) -> None:
+        """A permanent refusal is recorded and the Business Unit told; the case goes on."""
+        record.status = "refused"
+        self.log("message_refused", record.template, record.key)
+        if record.template != "delivery_refused":
+            await self.send(
+                "delivery_refused",
+                [Role.BUSINESS_UNIT],
+                f"delivery-refused/{record.key.partition('/')[2]}",
+                {"refused_template": record.template, "refused_key": record.key},
+                summary=f"Tell the Business Unit the mail server refused {record.template}",
+            )
 
     async def announce_withdrawal(self) -> None:
         assert self.withdrawal is not None
