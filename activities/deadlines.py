@@ -123,7 +123,7 @@ async def compute_deadline(request: DeadlineRequest) -> Deadline:
     else:
         due_on, how = due_date(rule, request.starts_on)
     policy = partnership.reminders
-    reminder_days = sorted({add_working_days(due_on, -n) for n in policy.working_days_before})
+    reminder_days = sorted({add_working_days(due_on, -n) for n in policy.days_before(request.clock)})
     return Deadline(
         clock=request.clock,
         title=rule.title,

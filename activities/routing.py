@@ -12,13 +12,20 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from temporalio import activity
 
 import settings
-from models.case import Routing
+from models.case import Clock, Routing
 from models.forms import LocalAuthority
 
 
 class ReminderPolicy(BaseModel):
+    """When reminders go: working days before a clock's last day (0 is the day itself), at a time of
+    day; `per_clock` overrides the days for one clock, e.g. {"panel_notification": [2, 1, 0]}."""
+
     working_days_before: list[int] = Field(default_factory=lambda: [1, 0])
     at: time = time(9, 0)
+    per_clock: dict[Clock, list[int]] = Field(default_factory=dict)
+
+    def days_before(self, clock: Clock) -> list[int]:
+        return self.per_clock.get(clock, self.working_days_before)
 
 
 class PartnershipConfig(BaseModel):

@@ -236,3 +236,15 @@ async def test_routing_file_is_read_each_time(tmp_path, monkeypatch):
     routing["partnerships"]["HSSCP"]["dsp_meeting_working_days"] = 4
     path.write_text(json.dumps(routing), encoding="utf-8")
     assert (await compute(Clock.DSP_MEETING, date(2025, 7, 1))).due_on == date(2025, 7, 7)
+
+
+async def test_a_clock_of_its_own_reminder_policy(tmp_path, monkeypatch):
+    routing = json.loads((PROJECT / "config" / "routing.json").read_text())
+    routing["partnerships"]["HSSCP"]["reminders"]["per_clock"] = {"panel_notification": [3, 0]}
+    changed = tmp_path / "routing.json"
+    changed.write_text(json.dumps(routing))
+    monkeypatch.setenv("SAFEGUARDING_ROUTING_FILE", str(changed))
+    notification = await compute(Clock.PANEL_NOTIFICATION, date(2025, 12, 22))  # due 2025-12-31
+    assert notification.reminders_at == [utc(2025, 12, 24, 9), utc(2025, 12, 31, 9)]
+    dsp = await compute(Clock.DSP_MEETING, date(2025, 12, 23))  # the partnership's default: 1 and 0
+    assert dsp.reminders_at == [utc(2025, 12, 24, 9), utc(2025, 12, 29, 9)]
