@@ -1,0 +1,68 @@
+"""The production stack's files: docker-compose.yml valid against the Compose specification, images
+pinned, no secret written in, every worker setting one the code reads, the Dockerfile installing the
+project as the README does, and the namespace set up with the project's search attributes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from workflows import search_attributes
+
+PROJECT = Path(__file__).resolve().parents[1]
+COMPOSE = YAML(typ="safe").load((PROJECT / "docker-compose.yml").read_text())
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification():
+    checked = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"],
+        cwd=PROJECT, capture_output=True, text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_stack_has_its_services_started_in_order_of_health():
+    services = COMPOSE["services"]
+    assert set(services) == {"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker"}
+    assert services["temporal"]["depends_on"] == {"temporal-schema": {"condition": "service_completed_successfully"}}
+    assert services["temporal-schema"]["depends_on"] == {"postgresql": {"condition": "service_healthy"}}
+    assert services["worker"]["depends_on"] == {"temporal-namespace": {"condition": "service_completed_successfully"}}
+    assert "healthcheck" in services["postgresql"] and "healthcheck" in services["temporal"]
+    assert set(COMPOSE["volumes"]) >= {"postgres-data", "outbox", "reports"}
+
+
+def test_every_image_is_pinned_and_no_secret_is_written_in():
+    for name, service in COMPOSE["services"].items():
+        if "image" in service:
+            assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", service["image"]), f"{name}: {service['image']} is not pinned"
+    text = (PROJECT / "docker-compose.yml").read_text()
+    for line in text.splitlines():
+        if re.search(r"(PASSWORD|PWD)\b", line) and ":" in line and not line.lstrip().startswith("#"):
+            assert "${" in line, f"a secret written into docker-compose.yml: {line.strip()}"
+
+
+def test_the_worker_reads_every_setting_it_is_given():
+    read = set(re.findall(r'"((?:TEMPORAL|SAFEGUARDING)_[A-Z_]+)"', (PROJECT / "settings.py").read_text()))
+    read |= set(re.findall(r'"(SAFEGUARDING_[A-Z_]+)"', (PROJECT / "register" / "db.py").read_text()))
+    given = set(COMPOSE["services"]["worker"]["environment"])
+    assert given <= read, f"settings the code never reads: {given - read}"
+    assert "SAFEGUARDING_REGISTER_URL" in given and given >= {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+
+
+def test_the_dockerfile_installs_the_project_as_the_readme_does():
+    run_sh = (PROJECT / "scripts" / "run.sh").read_text()
+    dockerfile = (PROJECT / "Dockerfile").read_text()
+    assert ".venv/bin/pip install --quiet -e ." in run_sh
+    assert "pip install -e ." in dockerfile
+    assert 'CMD ["python", "worker.py"]' in dockerfile
+
+
+def test_the_namespace_gets_the_projects_search_attributes():
+    script = (PROJECT / "deploy" / "setup-namespace.sh").read_text()
+    registered = dict(re.findall(r"(\w+)=(Keyword|Datetime|Bool)", script))
+    assert registered == {key.name: key.indexed_value_type.name.title() for key in search_attributes.ALL}
+    assert "--retention" in script
