@@ -189,10 +189,10 @@ def print_status(case: CaseStatus) -> None:
 
 
 def print_cases(rows: list[Any]) -> None:
-    print(f"{'case':<22} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
+    print(f"{'case':<26} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
     for row in rows:
         print(
-            f"{row.case_id:<22} {row.kind:<17} {row.stage:<24} {row.local_authority:<21} "
+            f"{row.case_id:<26} {row.kind:<17} {row.stage:<24} {row.local_authority:<21} "
             f"{row.partnership or '':<11} {str(row.next_due_on or ''):<10} {row.missed}"
         )
 

@@ -42,7 +42,9 @@ async def test_learning_review_convened_then_completed(journey):
     status = await journey.sent(handle, "learning_review_completed")
     findings = [m for m in journey.delivered(handle.id) if "completed" in m["Subject"]][0].get_content()
     assert "Summary of learning." in findings and "L1: Joint briefing on near-miss escalation." in findings
-    assert (deadline(status, Clock.RECOMMENDATION).subject, deadline(status, Clock.RECOMMENDATION).due_on) == ("L1", due_on)
+    recommendation = deadline(status, Clock.RECOMMENDATION)
+    assert (recommendation.subject, recommendation.due_on) == ("L1", due_on)
+    assert recommendation.rule == f"set on {completed_on} for {due_on}"  # from the day it was made
 
     # ¶5.4, the same code as an LCSPR's: the owner is reminded, the partnership told when it is missed.
     await journey.skip_to(end_of_day(due_on) + timedelta(minutes=1))

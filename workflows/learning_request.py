@@ -61,7 +61,7 @@ class LearningRequestWorkflow(RecommendationsMonitor):
                 await self.until(lambda: self.review is not None)
                 await self.share_learning()
                 assert self.review is not None
-                await self.monitor_recommendations(self.review.recommendations)
+                await self.monitor_recommendations(self.review.recommendations, self.review.completed_on)
                 await self.until(self.recommendations_finished)
                 if self.stage is Stage.MONITORING:
                     self.close(

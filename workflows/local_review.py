@@ -102,7 +102,7 @@ class LocalReviewWorkflow(RecommendationsMonitor):
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 summary="Calendar: working days ahead, for the ¶5.5 publication rules",
             )
-            await self.monitor_recommendations(self.report.recommendations)
+            await self.monitor_recommendations(self.report.recommendations, self.report.received_on)
             await self.until(lambda: self.schedule is not None)
             await self.send_copies()
             await self.until(lambda: self.publication is not None)
@@ -137,7 +137,7 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             )
             await self.open_deadline(
                 Clock.AGENCY_CONTRIBUTION,
-                self.today(),
+                self.terms.agreed_on,
                 [],
                 subject=agency.name,
                 due_on=agency.contribution_due_on,

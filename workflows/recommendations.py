@@ -7,6 +7,8 @@ or closure with a reason.
 
 from __future__ import annotations
 
+from datetime import date
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -22,14 +24,15 @@ class RecommendationsMonitor(CaseWorkflow):
     def init_recommendations(self) -> None:
         self.recommendations: dict[str, RecommendationRecord] = {}
 
-    async def monitor_recommendations(self, recommendations: list[Recommendation]) -> None:
-        """Set each recommendation's clock running (its record is kept from the decision's handler)."""
+    async def monitor_recommendations(self, recommendations: list[Recommendation], made_on: date) -> None:
+        """Set each recommendation's clock running from the day it was made (its record is kept from the
+        decision's handler)."""
         for recommendation in recommendations:
             if self.recommendations[recommendation.id].status == "closed":
                 continue  # closed with a reason before its clock was set up
             await self.open_deadline(
                 Clock.RECOMMENDATION,
-                self.today(),
+                made_on,
                 [Role.RECOMMENDATION_OWNER, Role.BUSINESS_UNIT],
                 subject=recommendation.id,
                 due_on=recommendation.due_on,
