@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.case import ACTIVITY_TIMEOUT, CaseEnded, slug
+from workflows.contributions import check_contribution, outstanding
 from workflows.recommendations import RecommendationsMonitor
 
 LCSPR_DECISIONS = frozenset(
@@ -210,13 +211,7 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             self.check_recommendation_update(decision)
         elif isinstance(decision, AgencyContributionReceived):
             asked = [a.name for a in self.terms.agencies] if self.terms else []
-            if decision.agency not in asked:
-                raise DecisionRefused(
-                    f"agency_contribution_received: {decision.agency} is not in the terms of reference; "
-                    f"asked: {', '.join(asked)}"
-                )
-            if decision.agency in self.contributions:
-                raise DecisionRefused(f"agency_contribution_received: {decision.agency}'s is already recorded")
+            check_contribution(decision, asked, self.contributions)
         elif isinstance(decision, PublicationScheduled):
             self.check_publication_date(decision)
         elif isinstance(decision, Published) and self.copies_sent_on is None:
@@ -274,17 +269,10 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             "case_id": self.commission.case_id,
             "lead_reviewer": self.reviewer.lead_reviewer if self.reviewer else None,
             "methodology": self.reviewer.methodology if self.reviewer else None,
-            "agency_contributions": [
-                {
-                    "agency": agency.name,
-                    "due_on": agency.contribution_due_on,
-                    "received_on": self.contributions[agency.name].received_on
-                    if agency.name in self.contributions
-                    else None,
-                    "outstanding": agency.name not in self.contributions,
-                }
-                for agency in (self.terms.agencies if self.terms else [])
-            ],
+            "agency_contributions": outstanding(
+                [(a.name, a.contribution_due_on) for a in self.terms.agencies] if self.terms else [],
+                self.contributions,
+            ),
             "publication_on": self.schedule.publication_on if self.schedule else None,
             "publication_planned_late": bool(
                 self.schedule and publication and self.schedule.publication_on > publication.due_on

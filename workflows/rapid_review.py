@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.reports import RapidReviewReportRequest
 
 from workflows.case import ACTIVITY_TIMEOUT, CaseWorkflow, slug
+from workflows.contributions import check_contribution, outstanding
 from workflows.local_review import LocalReviewWorkflow, local_review_id
 
 RAPID_REVIEW_EXPECTED = {
@@ -293,13 +294,7 @@ class RapidReview(CaseWorkflow):
                 raise DecisionRefused("rapid_review_convened: agencies: each agency must be named once")
         if isinstance(decision, AgencyContributionReceived):
             asked = [a.name for a in self.convened.agencies] if self.convened else []
-            if decision.agency not in asked:
-                raise DecisionRefused(
-                    f"agency_contribution_received: {decision.agency} was not asked to contribute; "
-                    f"asked: {', '.join(asked)}"
-                )
-            if decision.agency in self.contributions:
-                raise DecisionRefused(f"agency_contribution_received: {decision.agency}'s is already recorded")
+            check_contribution(decision, asked, self.contributions)
 
     def apply_rapid_review(self, decision: DecisionModel) -> None:
         if isinstance(decision, RapidReviewConvened):
@@ -337,17 +332,10 @@ class RapidReview(CaseWorkflow):
         return {
             "rapid_review_chair": convened.chair if convened else None,
             "rapid_review_meeting_on": convened.meeting_on if convened else None,
-            "agency_contributions": [
-                {
-                    "agency": agency.name,
-                    "due_on": convened.contributions_due_on,
-                    "received_on": self.contributions[agency.name].received_on
-                    if agency.name in self.contributions
-                    else None,
-                    "outstanding": agency.name not in self.contributions,
-                }
-                for agency in (convened.agencies if convened else [])
-            ],
+            "agency_contributions": outstanding(
+                [(a.name, convened.contributions_due_on) for a in convened.agencies] if convened else [],
+                self.contributions,
+            ),
             "recommendation": self.meeting.recommendation if self.meeting else None,
             "commission_lcspr": self.executive.commission_lcspr if self.executive else None,
             "report_sent_to_panel_on": self.report_sent_to_panel_on,
