@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output was piped into `head` and the reader has gone
+        return 0
     except RuntimeError as error:  # no server to connect to
         print(f"error: cannot reach Temporal at {settings.temporal_address()}: {error}", file=sys.stderr)
         return 3
