@@ -324,6 +324,9 @@ if __name__ == "__main__":
     # The Temporal client's Rust threads can outlive asyncio.run(); letting the interpreter finalize
     # then aborts the process now and again (SIGABRT/SIGSEGV after the output is printed,
     # temporalio/sdk-python#300). Flush what was printed and leave without finalizing.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     os._exit(code)
