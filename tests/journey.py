@@ -14,6 +14,7 @@ from typing import Any, Callable
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.working_days import add_working_days
 from models.case import CaseStatus, Clock, DeadlineRecord, DecisionReceipt
 from models.dates import london_today
 from models.decisions import Decision
@@ -73,6 +74,28 @@ class Journey:
         return await self.client.start_workflow(
             run, form, id=f"{prefix}-test-{uuid.uuid4().hex[:8]}", task_queue=self.task_queue
         )
+
+    async def notified_case(self, received_on: date | None = None) -> tuple[WorkflowHandle, date]:
+        """A serious incident decided and notified on `received_on` (today): its Rapid Review stage,
+        with the 15-working-day clock running."""
+        day = received_on or await self.today()
+        handle = await self.start_serious_incident(serious_incident_form(day))
+        await self.decide(handle, "dsp_decision", meeting_held_on=day)
+        await self.decide(handle, "notification_submitted", submitted_on=day)
+        await self.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
+        return handle, day
+
+    async def convene_rapid_review(self, handle: WorkflowHandle, today: date) -> tuple[date, date]:
+        """Convene the Rapid Review: the example's two agencies, contributions due in 3 working days,
+        the meeting in 5; returns both dates once the agencies are asked and their clocks run."""
+        due, meeting = add_working_days(today, 3), add_working_days(today, 5)
+        await self.decide(handle, "rapid_review_convened", contributions_due_on=due, meeting_on=meeting)
+        await self.wait_for(
+            handle,
+            lambda s: len([d for d in s.deadlines if d.key == Clock.AGENCY_CONTRIBUTION]) == 2
+            and all(m.status == "sent" for m in s.messages),
+        )
+        return due, meeting
 
     async def decide(self, handle: WorkflowHandle, name: str, **changes: Any) -> DecisionReceipt:
         """Record a decision as an update: raises WorkflowUpdateFailedError if the case refuses it."""

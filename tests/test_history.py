@@ -189,15 +189,8 @@ async def no_learning_review(journey: Journey) -> WorkflowHandle:
 
 async def rapid_review_to_the_panels_response(journey: Journey) -> WorkflowHandle:
     """Notified, the Rapid Review convened and held, no local review, the Panel disagrees (¶4)."""
-    today = await journey.today()
-    handle = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
-    await journey.decide(handle, "notification_submitted", submitted_on=today)
-    await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
-    await journey.decide(
-        handle, "rapid_review_convened",
-        contributions_due_on=add_working_days(today, 3), meeting_on=add_working_days(today, 5),
-    )
+    handle, today = await journey.notified_case()
+    await journey.convene_rapid_review(handle, today)
     await journey.decide(handle, "agency_contribution_received", agency="Cleveland Police", received_on=today)
     await journey.skip_to(end_of_day(add_working_days(today, 3)) + MINUTE)  # the trust's contribution is missed
     held_on = await journey.today()

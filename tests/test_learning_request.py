@@ -80,7 +80,7 @@ async def test_recommendations_completed_on_time_or_closed_with_a_reason(journey
         handle, "learning_review_completed", completed_on=today,
         recommendations=[{**L1, "due_on": due_on.isoformat()}, {**L1, "id": "L2", "due_on": due_on.isoformat()}],
     )
-    status = await journey.wait_for(handle, lambda s: len([d for d in s.deadlines if d.key == Clock.RECOMMENDATION]) == 2)
+    await journey.wait_for(handle, lambda s: len([d for d in s.deadlines if d.key == Clock.RECOMMENDATION]) == 2)
     await journey.sent(handle, "learning_review_completed")
 
     before = await journey.status(handle)

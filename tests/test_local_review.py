@@ -11,7 +11,7 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
-from tests.journey import deadline, messages_to, serious_incident_form, templates
+from tests.journey import deadline, messages_to, templates
 from workflows.local_review import LocalReviewWorkflow
 
 MINUTE = timedelta(minutes=1)
@@ -35,15 +35,8 @@ def recommendations(*due: date) -> list[dict]:
 
 async def commissioned_case(journey) -> tuple[WorkflowHandle, WorkflowHandle, date]:
     """A case through its Rapid Review with a local review commissioned today (¶4.6)."""
-    today = await journey.today()
-    case = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(case, "dsp_decision", meeting_held_on=today)
-    await journey.decide(case, "notification_submitted", submitted_on=today)
-    await journey.wait_for(case, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
-    await journey.decide(
-        case, "rapid_review_convened",
-        contributions_due_on=add_working_days(today, 3), meeting_on=add_working_days(today, 5),
-    )
+    case, today = await journey.notified_case()
+    await journey.convene_rapid_review(case, today)
     await journey.decide(case, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
     await journey.decide(case, "executive_decision", decided_on=today)
     status = await journey.wait_for(case, lambda s: s.details["local_review_id"] is not None)
@@ -257,15 +250,8 @@ async def test_copies_recorded_as_sent_outside_the_system_are_not_sent_again(jou
 
 
 async def test_a_withdrawal_dated_before_the_review_began_still_ends_it(journey):
-    today = await journey.today()
-    case = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(case, "dsp_decision", meeting_held_on=today)
-    await journey.decide(case, "notification_submitted", submitted_on=today)
-    await journey.wait_for(case, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
-    await journey.decide(
-        case, "rapid_review_convened",
-        contributions_due_on=add_working_days(today, 3), meeting_on=add_working_days(today, 5),
-    )
+    case, today = await journey.notified_case()
+    await journey.convene_rapid_review(case, today)
     await journey.skip_to(end_of_day(today) + timedelta(hours=10))
     tomorrow = await journey.today()
     await journey.decide(case, "rapid_review_meeting_held", held_on=tomorrow, immediate_actions=[])

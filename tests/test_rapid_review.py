@@ -10,7 +10,7 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from activities.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Stage
-from tests.journey import deadline, messages_to, serious_incident_form, templates
+from tests.journey import deadline, messages_to, templates
 
 MINUTE = timedelta(minutes=1)
 POLICE = "police.safeguarding@example.org"
@@ -36,24 +36,12 @@ def attached_report(journey, case_id: str, subject_has: str) -> bytes:
 
 
 async def notified_case(journey):
-    """A case notified today: the Rapid Review stage with its 15-working-day clock."""
-    today = await journey.today()
-    handle = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
-    await journey.decide(handle, "notification_submitted", submitted_on=today)
-    await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION) is not None)
-    return handle, today
+    return await journey.notified_case()
 
 
 async def convene(journey, handle, today: date):
-    due, meeting = add_working_days(today, 3), add_working_days(today, 5)
-    receipt = await journey.decide(handle, "rapid_review_convened", contributions_due_on=due, meeting_on=meeting)
-    assert receipt.stage is Stage.RAPID_REVIEW_MEETING
-    await journey.wait_for(  # both agencies asked, their clocks running
-        handle,
-        lambda s: len([d for d in s.deadlines if d.key == Clock.AGENCY_CONTRIBUTION]) == 2
-        and all(m.status == "sent" for m in s.messages),
-    )
+    due, meeting = await journey.convene_rapid_review(handle, today)
+    assert (await journey.status(handle)).stage is Stage.RAPID_REVIEW_MEETING
     return due, meeting
 
 

@@ -21,7 +21,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import render_rapid_review_report
-    from models.case import FINAL_STAGES, CaseStatus, Clock, LocalReviewCommission, Role, Stage, deadline_key
+    from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage, deadline_key
     from models.decisions import (
         AgencyContributionReceived,
         ChairSignOff,
