@@ -218,6 +218,26 @@ async def local_review_published(journey: Journey) -> WorkflowHandle:
     return review
 
 
+async def case_closed_through_its_local_review(journey: Journey) -> tuple[WorkflowHandle, WorkflowHandle]:
+    """A case whose local review is published and public for a year: both close (¶4.9, ¶5)."""
+    case, review, today = await commissioned_case(journey)
+    await journey.decide(case, "chair_sign_off", signed_on=today)
+    await journey.wait_for(case, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
+    await journey.decide(case, "panel_response", received_on=today)
+    await to_final_report(journey, review, today, today + timedelta(days=30))
+    publication_on = add_working_days(today, 10)
+    await journey.decide(review, "publication_scheduled", publication_on=publication_on)
+    await journey.sent(review, "publication_copies")
+    await journey.skip_to(end_of_day(publication_on) - timedelta(hours=6))
+    await journey.decide(review, "published", published_on=publication_on)
+    await journey.wait_for(review, lambda s: deadline(s, Clock.PUBLIC_UNTIL) is not None)
+    await journey.decide(review, "recommendation_updated", id="R1", status="completed", updated_on=publication_on)
+    await journey.skip_to(end_of_day(publication_on + timedelta(days=370)))
+    final = await case.result()
+    assert final.stage is Stage.CLOSED and (await review.result()).stage is Stage.CLOSED
+    return case, review
+
+
 JOURNEYS: dict[str, Callable[[Journey], Awaitable[WorkflowHandle]]] = {
     "local review published": local_review_published,
     "rapid review to the Panel's response": rapid_review_to_the_panels_response,
