@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from temporalio import activity
 
 from activities.routing import PartnershipConfig, load_routing
-from activities.working_days import (
+from models.working_days import (
     add_calendar_months,
     add_working_days,
     at_london_time,

@@ -151,8 +151,8 @@ async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
             password=smtp.password,
             timeout=30,
         )
-    except aiosmtplib.SMTPRecipientsRefused as refused:
-        codes = sorted({r.code for r in refused.recipients})
+    except aiosmtplib.SMTPRecipientsRefused as error:
+        codes = sorted({r.code for r in error.recipients})
         if all(code >= 500 for code in codes):
             raise ApplicationError(
                 f"message {key}: the mail server refused its recipients permanently ({codes})",

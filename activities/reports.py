@@ -128,7 +128,7 @@ def render(request: RapidReviewReportRequest) -> Path:
     path = report_path(request.case_id, final=request.sign_off is not None)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    document.save(temporary)
+    document.save(str(temporary))
     temporary.replace(path)
     return path
 

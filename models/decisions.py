@@ -8,6 +8,7 @@ that names the field. Which decision a case accepts at which stage is the workfl
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
@@ -15,11 +16,37 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, mo
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
 
 
+class DecisionName(StrEnum):
+    """Every decision's one name: the file names in examples/decisions/, the `decide` argument."""
+
+    DSP_DECISION = "dsp_decision"
+    CHALLENGE_RAISED = "challenge_raised"
+    CHALLENGE_RESOLVED = "challenge_resolved"
+    NOTIFICATION_SUBMITTED = "notification_submitted"
+    PANEL_ACKNOWLEDGED = "panel_acknowledged"
+    RAPID_REVIEW_CONVENED = "rapid_review_convened"
+    AGENCY_CONTRIBUTION_RECEIVED = "agency_contribution_received"
+    RAPID_REVIEW_MEETING_HELD = "rapid_review_meeting_held"
+    EXECUTIVE_DECISION = "executive_decision"
+    CHAIR_SIGN_OFF = "chair_sign_off"
+    PANEL_RESPONSE = "panel_response"
+    CASE_WITHDRAWN = "case_withdrawn"
+    REVIEWER_COMMISSIONED = "reviewer_commissioned"
+    TERMS_OF_REFERENCE_AGREED = "terms_of_reference_agreed"
+    FINAL_REPORT_RECEIVED = "final_report_received"
+    PUBLICATION_SCHEDULED = "publication_scheduled"
+    PUBLISHED = "published"
+    RECOMMENDATION_UPDATED = "recommendation_updated"
+    LEARNING_REQUEST_DECISION = "learning_request_decision"
+    LEARNING_REVIEW_COMPLETED = "learning_review_completed"
+
+
 class DecisionModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     recorded_by: EmailStr
 
+    name: ClassVar[DecisionName]
     happened_field: ClassVar[str | None] = None  # the field holding the date the step really happened
 
     @property
@@ -29,6 +56,8 @@ class DecisionModel(BaseModel):
 
 class DspDecision(DecisionModel):
     """¶2.6: the DSPs' collective decision whether to notify the National Panel."""
+
+    name: ClassVar[DecisionName] = DecisionName.DSP_DECISION
 
     decision: Literal["notify", "do_not_notify"]
     meeting_held_on: HappenedOn
@@ -42,6 +71,8 @@ class DspDecision(DecisionModel):
 class ChallengeRaised(DecisionModel):
     """¶2.7: the referrer disagrees with a decision not to notify."""
 
+    name: ClassVar[DecisionName] = DecisionName.CHALLENGE_RAISED
+
     raised_on: HappenedOn
     raised_by: str = Field(min_length=1)
     grounds: str = Field(min_length=1)
@@ -51,6 +82,8 @@ class ChallengeRaised(DecisionModel):
 
 class ChallengeResolved(DecisionModel):
     """¶2.7: the Professional Challenge, Escalation and Dispute Resolution procedure has ended."""
+
+    name: ClassVar[DecisionName] = DecisionName.CHALLENGE_RESOLVED
 
     resolved_on: HappenedOn
     outcome: Literal["decision_upheld", "decision_changed"]
@@ -62,6 +95,8 @@ class ChallengeResolved(DecisionModel):
 class NotificationSubmitted(DecisionModel):
     """¶2.4, ¶4.1: the LA has notified the National Panel through CSONS."""
 
+    name: ClassVar[DecisionName] = DecisionName.NOTIFICATION_SUBMITTED
+
     submitted_on: HappenedOn
     csons_reference: str = Field(min_length=1)
 
@@ -70,6 +105,8 @@ class NotificationSubmitted(DecisionModel):
 
 class PanelAcknowledged(DecisionModel):
     """¶4.1: the National Panel's email saying it has received the notification."""
+
+    name: ClassVar[DecisionName] = DecisionName.PANEL_ACKNOWLEDGED
 
     received_on: HappenedOn
 
@@ -90,6 +127,8 @@ class AgencyWithDueDate(Agency):
 class RapidReviewConvened(DecisionModel):
     """¶4.3-4.4: panel, chair, involved agencies and the dates of the Rapid Review."""
 
+    name: ClassVar[DecisionName] = DecisionName.RAPID_REVIEW_CONVENED
+
     chair: str = Field(min_length=1)
     panel_members: list[str] = Field(min_length=1)
     agencies: list[Agency] = Field(min_length=1)
@@ -99,6 +138,8 @@ class RapidReviewConvened(DecisionModel):
 
 class AgencyContributionReceived(DecisionModel):
     """¶4.3, ¶5.3: an agency's chronology, summary of involvement or report has arrived."""
+
+    name: ClassVar[DecisionName] = DecisionName.AGENCY_CONTRIBUTION_RECEIVED
 
     agency: str = Field(min_length=1)
     kind: Literal["chronology", "summary_of_involvement", "report"]
@@ -132,6 +173,8 @@ class ReviewCircumstances(BaseModel):
 class RapidReviewMeetingHeld(DecisionModel):
     """¶4.5: what the Rapid Review panel found and recommends."""
 
+    name: ClassVar[DecisionName] = DecisionName.RAPID_REVIEW_MEETING_HELD
+
     held_on: HappenedOn
     facts: str = Field(min_length=1)
     immediate_actions: list[str]
@@ -147,6 +190,8 @@ class RapidReviewMeetingHeld(DecisionModel):
 class ExecutiveDecision(DecisionModel):
     """¶4.6: the Executive decides whether a local review is commissioned."""
 
+    name: ClassVar[DecisionName] = DecisionName.EXECUTIVE_DECISION
+
     decided_on: HappenedOn
     commission_lcspr: bool
     rationale: str = Field(min_length=1)
@@ -156,6 +201,8 @@ class ExecutiveDecision(DecisionModel):
 
 class ChairSignOff(DecisionModel):
     """¶4.9: the partnership chair adds the final decision to the Rapid Review report."""
+
+    name: ClassVar[DecisionName] = DecisionName.CHAIR_SIGN_OFF
 
     signed_on: HappenedOn
     chair: str = Field(min_length=1)
@@ -167,6 +214,8 @@ class ChairSignOff(DecisionModel):
 class PanelResponse(DecisionModel):
     """¶4.9: the National Panel says whether it agrees with the outcome."""
 
+    name: ClassVar[DecisionName] = DecisionName.PANEL_RESPONSE
+
     received_on: HappenedOn
     agrees: bool
     comments: str | None = None
@@ -177,6 +226,8 @@ class PanelResponse(DecisionModel):
 class CaseWithdrawn(DecisionModel):
     """Ends a case at any stage, for example a form sent in error."""
 
+    name: ClassVar[DecisionName] = DecisionName.CASE_WITHDRAWN
+
     withdrawn_on: HappenedOn
     reason: str = Field(min_length=1)
 
@@ -185,6 +236,8 @@ class CaseWithdrawn(DecisionModel):
 
 class ReviewerCommissioned(DecisionModel):
     """¶5.2: the lead reviewer and the methodology."""
+
+    name: ClassVar[DecisionName] = DecisionName.REVIEWER_COMMISSIONED
 
     commissioned_on: HappenedOn
     lead_reviewer: str = Field(min_length=1)
@@ -195,6 +248,8 @@ class ReviewerCommissioned(DecisionModel):
 
 class TermsOfReferenceAgreed(DecisionModel):
     """¶5.3: the contributing agencies and their deadlines."""
+
+    name: ClassVar[DecisionName] = DecisionName.TERMS_OF_REFERENCE_AGREED
 
     agreed_on: HappenedOn
     agencies: list[AgencyWithDueDate] = Field(min_length=1)
@@ -223,6 +278,8 @@ class FinalReportReceived(DecisionModel):
     """¶5.4: the reviewer's report and its recommendations; `report_file`, where the Business Unit saved
     the report (a path the worker can read), sends it with the copies before publication (¶5.5)."""
 
+    name: ClassVar[DecisionName] = DecisionName.FINAL_REPORT_RECEIVED
+
     received_on: HappenedOn
     recommendations: list[Recommendation]
     report_file: str | None = None
@@ -238,12 +295,16 @@ class FinalReportReceived(DecisionModel):
 class PublicationScheduled(DecisionModel):
     """¶5.5: the planned date of publication; `copies_sent_on` if the copies went outside the system."""
 
+    name: ClassVar[DecisionName] = DecisionName.PUBLICATION_SCHEDULED
+
     publication_on: PlannedOn
     copies_sent_on: HappenedOn | None = None
 
 
 class Published(DecisionModel):
     """¶5.5: the report is public."""
+
+    name: ClassVar[DecisionName] = DecisionName.PUBLISHED
 
     published_on: HappenedOn
     url: str = Field(min_length=1)
@@ -253,6 +314,8 @@ class Published(DecisionModel):
 
 class RecommendationUpdated(DecisionModel):
     """¶5.4: progress on one recommendation."""
+
+    name: ClassVar[DecisionName] = DecisionName.RECOMMENDATION_UPDATED
 
     id: str = Field(min_length=1)
     status: Literal["in_progress", "completed", "closed"]
@@ -265,6 +328,8 @@ class RecommendationUpdated(DecisionModel):
 class LearningRequestDecision(DecisionModel):
     """¶3.2: convene a learning review, or reply to the referrer with the rationale."""
 
+    name: ClassVar[DecisionName] = DecisionName.LEARNING_REQUEST_DECISION
+
     decided_on: HappenedOn
     decision: Literal["learning_review", "no_review"]
     rationale: str = Field(min_length=1)
@@ -274,6 +339,8 @@ class LearningRequestDecision(DecisionModel):
 
 class LearningReviewCompleted(DecisionModel):
     """¶3.2: the learning review's findings and recommendations."""
+
+    name: ClassVar[DecisionName] = DecisionName.LEARNING_REVIEW_COMPLETED
 
     completed_on: HappenedOn
     findings: str = Field(min_length=1)
@@ -287,27 +354,30 @@ class LearningReviewCompleted(DecisionModel):
     happened_field: ClassVar[str] = "completed_on"
 
 
-DECISIONS: dict[str, type[DecisionModel]] = {
-    "dsp_decision": DspDecision,
-    "challenge_raised": ChallengeRaised,
-    "challenge_resolved": ChallengeResolved,
-    "notification_submitted": NotificationSubmitted,
-    "panel_acknowledged": PanelAcknowledged,
-    "rapid_review_convened": RapidReviewConvened,
-    "agency_contribution_received": AgencyContributionReceived,
-    "rapid_review_meeting_held": RapidReviewMeetingHeld,
-    "executive_decision": ExecutiveDecision,
-    "chair_sign_off": ChairSignOff,
-    "panel_response": PanelResponse,
-    "case_withdrawn": CaseWithdrawn,
-    "reviewer_commissioned": ReviewerCommissioned,
-    "terms_of_reference_agreed": TermsOfReferenceAgreed,
-    "final_report_received": FinalReportReceived,
-    "publication_scheduled": PublicationScheduled,
-    "published": Published,
-    "recommendation_updated": RecommendationUpdated,
-    "learning_request_decision": LearningRequestDecision,
-    "learning_review_completed": LearningReviewCompleted,
+DECISIONS: dict[DecisionName, type[DecisionModel]] = {
+    model.name: model
+    for model in (
+        DspDecision,
+        ChallengeRaised,
+        ChallengeResolved,
+        NotificationSubmitted,
+        PanelAcknowledged,
+        RapidReviewConvened,
+        AgencyContributionReceived,
+        RapidReviewMeetingHeld,
+        ExecutiveDecision,
+        ChairSignOff,
+        PanelResponse,
+        CaseWithdrawn,
+        ReviewerCommissioned,
+        TermsOfReferenceAgreed,
+        FinalReportReceived,
+        PublicationScheduled,
+        Published,
+        RecommendationUpdated,
+        LearningRequestDecision,
+        LearningReviewCompleted,
+    )
 }
 
 
@@ -334,11 +404,12 @@ class DecisionRefused(ValueError):
 
 
 def parse_decision(decision: Decision, today: date | None = None) -> DecisionModel:
-    model = DECISIONS.get(decision.name)
-    if model is None:
+    try:
+        model = DECISIONS[DecisionName(decision.name)]
+    except ValueError:
         raise DecisionRefused(
             f"unknown decision '{decision.name}'; known decisions: {', '.join(DECISIONS)}"
-        )
+        ) from None
     try:
         return model.model_validate(decision.body, context={"today": today})
     except ValidationError as error:

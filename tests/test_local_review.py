@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from activities.working_days import add_calendar_months, add_working_days, end_of_day
+from models.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
 from tests.journey import deadline, messages_to, templates
 from workflows.local_review import LocalReviewWorkflow
