@@ -12,6 +12,8 @@ from models.forms import LocalAuthority
 
 
 class CaseKind(StrEnum):
+    """Which journey a case follows."""
+
     SERIOUS_INCIDENT = "serious_incident"
     LEARNING_REQUEST = "learning_request"
     LOCAL_REVIEW = "local_review"  # an LCSPR: a child workflow of its serious-incident case
@@ -61,6 +63,8 @@ class Clock(StrEnum):
 
 
 class DeadlineStatus(StrEnum):
+    """Open until the step happens; met or missed by the date it happened; cancelled with the case."""
+
     OPEN = "open"
     MET = "met"
     MISSED = "missed"

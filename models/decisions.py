@@ -42,22 +42,33 @@ class DecisionName(StrEnum):
 
 
 class DecisionModel(BaseModel):
+    """What every decision has: the person who recorded it; its class line names it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     recorded_by: EmailStr
 
     name: ClassVar[DecisionName]
     happened_field: ClassVar[str | None] = None  # the field holding the date the step really happened
+    step: ClassVar[str] = "the decision"  # the step it records, as a later decision's refusal names it
+
+    def __init_subclass__(cls, name: DecisionName | None = None, happened: str | None = None, **kwargs: Any) -> None:
+        """A decision's class line says its name and the field holding the date its step happened."""
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.name = name
+        if happened is not None:
+            cls.happened_field = happened
 
     @property
     def happened_on(self) -> date | None:
         return getattr(self, self.happened_field) if self.happened_field else None
 
 
-class DspDecision(DecisionModel):
+class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeting_held_on"):
     """¶2.6: the DSPs' collective decision whether to notify the National Panel."""
 
-    name: ClassVar[DecisionName] = DecisionName.DSP_DECISION
+    step = "the DSP meeting"
 
     decision: Literal["notify", "do_not_notify"]
     meeting_held_on: HappenedOn
@@ -65,52 +76,42 @@ class DspDecision(DecisionModel):
     attendees: list[str] = Field(min_length=1)
     independent_scrutineer_attended: bool
 
-    happened_field: ClassVar[str] = "meeting_held_on"
 
-
-class ChallengeRaised(DecisionModel):
+class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happened="raised_on"):
     """¶2.7: the referrer disagrees with a decision not to notify."""
 
-    name: ClassVar[DecisionName] = DecisionName.CHALLENGE_RAISED
+    step = "the challenge"
 
     raised_on: HappenedOn
     raised_by: str = Field(min_length=1)
     grounds: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "raised_on"
 
-
-class ChallengeResolved(DecisionModel):
+class ChallengeResolved(DecisionModel, name=DecisionName.CHALLENGE_RESOLVED, happened="resolved_on"):
     """¶2.7: the Professional Challenge, Escalation and Dispute Resolution procedure has ended."""
 
-    name: ClassVar[DecisionName] = DecisionName.CHALLENGE_RESOLVED
+    step = "the challenge's resolution"
 
     resolved_on: HappenedOn
     outcome: Literal["decision_upheld", "decision_changed"]
     notes: str | None = None
 
-    happened_field: ClassVar[str] = "resolved_on"
 
-
-class NotificationSubmitted(DecisionModel):
+class NotificationSubmitted(DecisionModel, name=DecisionName.NOTIFICATION_SUBMITTED, happened="submitted_on"):
     """¶2.4, ¶4.1: the LA has notified the National Panel through CSONS."""
 
-    name: ClassVar[DecisionName] = DecisionName.NOTIFICATION_SUBMITTED
+    step = "the notification"
 
     submitted_on: HappenedOn
     csons_reference: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "submitted_on"
 
-
-class PanelAcknowledged(DecisionModel):
+class PanelAcknowledged(DecisionModel, name=DecisionName.PANEL_ACKNOWLEDGED, happened="received_on"):
     """¶4.1: the National Panel's email saying it has received the notification."""
 
-    name: ClassVar[DecisionName] = DecisionName.PANEL_ACKNOWLEDGED
+    step = "the Panel's acknowledgement"
 
     received_on: HappenedOn
-
-    happened_field: ClassVar[str] = "received_on"
 
 
 class Agency(BaseModel):
@@ -124,10 +125,10 @@ class AgencyWithDueDate(Agency):
     contribution_due_on: PlannedOn
 
 
-class RapidReviewConvened(DecisionModel):
+class RapidReviewConvened(DecisionModel, name=DecisionName.RAPID_REVIEW_CONVENED):
     """¶4.3-4.4: panel, chair, involved agencies and the dates of the Rapid Review."""
 
-    name: ClassVar[DecisionName] = DecisionName.RAPID_REVIEW_CONVENED
+    step = "the convening of the Rapid Review"
 
     chair: str = Field(min_length=1)
     panel_members: list[str] = Field(min_length=1)
@@ -136,16 +137,14 @@ class RapidReviewConvened(DecisionModel):
     meeting_on: PlannedOn
 
 
-class AgencyContributionReceived(DecisionModel):
+class AgencyContributionReceived(DecisionModel, name=DecisionName.AGENCY_CONTRIBUTION_RECEIVED, happened="received_on"):
     """¶4.3, ¶5.3: an agency's chronology, summary of involvement or report has arrived."""
 
-    name: ClassVar[DecisionName] = DecisionName.AGENCY_CONTRIBUTION_RECEIVED
+    step = "the agency's contribution"
 
     agency: str = Field(min_length=1)
     kind: Literal["chronology", "summary_of_involvement", "report"]
     received_on: HappenedOn
-
-    happened_field: ClassVar[str] = "received_on"
 
 
 class ReviewCriteria(BaseModel):
@@ -170,10 +169,10 @@ class ReviewCircumstances(BaseModel):
     institutional_setting: bool
 
 
-class RapidReviewMeetingHeld(DecisionModel):
+class RapidReviewMeetingHeld(DecisionModel, name=DecisionName.RAPID_REVIEW_MEETING_HELD, happened="held_on"):
     """¶4.5: what the Rapid Review panel found and recommends."""
 
-    name: ClassVar[DecisionName] = DecisionName.RAPID_REVIEW_MEETING_HELD
+    step = "the Rapid Review meeting"
 
     held_on: HappenedOn
     facts: str = Field(min_length=1)
@@ -184,77 +183,63 @@ class RapidReviewMeetingHeld(DecisionModel):
     criteria: ReviewCriteria
     circumstances: ReviewCircumstances
 
-    happened_field: ClassVar[str] = "held_on"
 
-
-class ExecutiveDecision(DecisionModel):
+class ExecutiveDecision(DecisionModel, name=DecisionName.EXECUTIVE_DECISION, happened="decided_on"):
     """¶4.6: the Executive decides whether a local review is commissioned."""
 
-    name: ClassVar[DecisionName] = DecisionName.EXECUTIVE_DECISION
+    step = "the Executive's decision"
 
     decided_on: HappenedOn
     commission_lcspr: bool
     rationale: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "decided_on"
 
-
-class ChairSignOff(DecisionModel):
+class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="signed_on"):
     """¶4.9: the partnership chair adds the final decision to the Rapid Review report."""
 
-    name: ClassVar[DecisionName] = DecisionName.CHAIR_SIGN_OFF
+    step = "the chair's sign-off"
 
     signed_on: HappenedOn
     chair: str = Field(min_length=1)
     final_decision: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "signed_on"
 
-
-class PanelResponse(DecisionModel):
+class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="received_on"):
     """¶4.9: the National Panel says whether it agrees with the outcome."""
 
-    name: ClassVar[DecisionName] = DecisionName.PANEL_RESPONSE
+    step = "the Panel's response"
 
     received_on: HappenedOn
     agrees: bool
     comments: str | None = None
 
-    happened_field: ClassVar[str] = "received_on"
 
-
-class CaseWithdrawn(DecisionModel):
+class CaseWithdrawn(DecisionModel, name=DecisionName.CASE_WITHDRAWN, happened="withdrawn_on"):
     """Ends a case at any stage, for example a form sent in error."""
 
-    name: ClassVar[DecisionName] = DecisionName.CASE_WITHDRAWN
+    step = "the withdrawal"
 
     withdrawn_on: HappenedOn
     reason: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "withdrawn_on"
 
-
-class ReviewerCommissioned(DecisionModel):
+class ReviewerCommissioned(DecisionModel, name=DecisionName.REVIEWER_COMMISSIONED, happened="commissioned_on"):
     """¶5.2: the lead reviewer and the methodology."""
 
-    name: ClassVar[DecisionName] = DecisionName.REVIEWER_COMMISSIONED
+    step = "the reviewer's commissioning"
 
     commissioned_on: HappenedOn
     lead_reviewer: str = Field(min_length=1)
     methodology: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "commissioned_on"
 
-
-class TermsOfReferenceAgreed(DecisionModel):
+class TermsOfReferenceAgreed(DecisionModel, name=DecisionName.TERMS_OF_REFERENCE_AGREED, happened="agreed_on"):
     """¶5.3: the contributing agencies and their deadlines."""
 
-    name: ClassVar[DecisionName] = DecisionName.TERMS_OF_REFERENCE_AGREED
+    step = "the terms of reference"
 
     agreed_on: HappenedOn
     agencies: list[AgencyWithDueDate] = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "agreed_on"
 
 
 class Recommendation(BaseModel):
@@ -274,11 +259,11 @@ def _unique_ids(recommendations: list[Recommendation]) -> None:
         raise ValueError("recommendations: each id must be used once")
 
 
-class FinalReportReceived(DecisionModel):
+class FinalReportReceived(DecisionModel, name=DecisionName.FINAL_REPORT_RECEIVED, happened="received_on"):
     """¶5.4: the reviewer's report and its recommendations; `report_file`, where the Business Unit saved
     the report (a path the worker can read), sends it with the copies before publication (¶5.5)."""
 
-    name: ClassVar[DecisionName] = DecisionName.FINAL_REPORT_RECEIVED
+    step = "the final report"
 
     received_on: HappenedOn
     recommendations: list[Recommendation]
@@ -289,58 +274,50 @@ class FinalReportReceived(DecisionModel):
         _unique_ids(self.recommendations)
         return self
 
-    happened_field: ClassVar[str] = "received_on"
 
-
-class PublicationScheduled(DecisionModel):
+class PublicationScheduled(DecisionModel, name=DecisionName.PUBLICATION_SCHEDULED):
     """¶5.5: the planned date of publication; `copies_sent_on` if the copies went outside the system."""
 
-    name: ClassVar[DecisionName] = DecisionName.PUBLICATION_SCHEDULED
+    step = "the publication schedule"
 
     publication_on: PlannedOn
     copies_sent_on: HappenedOn | None = None
 
 
-class Published(DecisionModel):
+class Published(DecisionModel, name=DecisionName.PUBLISHED, happened="published_on"):
     """¶5.5: the report is public."""
 
-    name: ClassVar[DecisionName] = DecisionName.PUBLISHED
+    step = "the publication"
 
     published_on: HappenedOn
     url: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "published_on"
 
-
-class RecommendationUpdated(DecisionModel):
+class RecommendationUpdated(DecisionModel, name=DecisionName.RECOMMENDATION_UPDATED, happened="updated_on"):
     """¶5.4: progress on one recommendation."""
 
-    name: ClassVar[DecisionName] = DecisionName.RECOMMENDATION_UPDATED
+    step = "the recommendation's update"
 
     id: str = Field(min_length=1)
     status: Literal["in_progress", "completed", "closed"]
     updated_on: HappenedOn
     note: str | None = None
 
-    happened_field: ClassVar[str] = "updated_on"
 
-
-class LearningRequestDecision(DecisionModel):
+class LearningRequestDecision(DecisionModel, name=DecisionName.LEARNING_REQUEST_DECISION, happened="decided_on"):
     """¶3.2: convene a learning review, or reply to the referrer with the rationale."""
 
-    name: ClassVar[DecisionName] = DecisionName.LEARNING_REQUEST_DECISION
+    step = "the partnership's decision"
 
     decided_on: HappenedOn
     decision: Literal["learning_review", "no_review"]
     rationale: str = Field(min_length=1)
 
-    happened_field: ClassVar[str] = "decided_on"
 
-
-class LearningReviewCompleted(DecisionModel):
+class LearningReviewCompleted(DecisionModel, name=DecisionName.LEARNING_REVIEW_COMPLETED, happened="completed_on"):
     """¶3.2: the learning review's findings and recommendations."""
 
-    name: ClassVar[DecisionName] = DecisionName.LEARNING_REVIEW_COMPLETED
+    step = "the learning review"
 
     completed_on: HappenedOn
     findings: str = Field(min_length=1)
@@ -350,8 +327,6 @@ class LearningReviewCompleted(DecisionModel):
     def _ids(self) -> LearningReviewCompleted:
         _unique_ids(self.recommendations)
         return self
-
-    happened_field: ClassVar[str] = "completed_on"
 
 
 DECISIONS: dict[DecisionName, type[DecisionModel]] = {

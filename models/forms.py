@@ -11,6 +11,8 @@ from models.dates import HappenedOn
 
 
 class LocalAuthority(StrEnum):
+    """The four Tees Valley authorities (¶1); the routing file says which partnership serves each."""
+
     HARTLEPOOL = "hartlepool"
     STOCKTON_ON_TEES = "stockton-on-tees"
     MIDDLESBROUGH = "middlesbrough"

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.dates import describe_validation_error, london_today
     from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
-    from models.forms import LocalAuthority
+    from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
     from models.messages import CaseWithdrawnNotice, Message
     from pydantic import ValidationError
 
@@ -40,6 +40,7 @@ from workflows.register_feed import RegisterFeed
 from workflows.web_ui import WebUI
 
 ROUTING_TIMEOUT = timedelta(minutes=1)
+Form = SeriousIncidentForm | LearningRequestForm
 
 
 class CaseEnded(Exception):
@@ -79,6 +80,18 @@ class Case:
         self.logged_stage = stage
         self.log("case_opened", kind.value, f"received {received_on}", write_now=False)
         self.log("stage", stage.value, write_now=False)
+
+    @classmethod
+    def from_form(cls, kind: CaseKind, form: Form, stage: Stage, details: Callable[[], dict[str, Any]]) -> Case:
+        """A case opened by a form: its authority, the day it was received, the referrer to answer."""
+        return cls(
+            kind=kind,
+            local_authority=form.local_authority,
+            received_on=form.received_on,
+            referrer_email=form.referrer.email,
+            stage=stage,
+            details=details,
+        )
 
     def log(self, kind: str, name: str, detail: str | None = None, write_now: bool = True) -> None:
         self.register.log(kind, name, detail, write_now)
@@ -177,7 +190,7 @@ class CaseWorkflow:
         assert [type(part) for part in parts] == list(self.PARTS), "PARTS lists the classes of parts()"
         tables: list[tuple[Any, Table]] = [(self, WITHDRAWAL), (self, self.DECISIONS)]
         tables += [(part, part.DECISIONS) for part in parts]
-        self.intake = DecisionIntake(tables, opened_by=self.opened_by)
+        self.intake = DecisionIntake(self.case, tables, opened_by=self.opened_by)
 
     @classmethod
     def tables(cls) -> list[Table]:

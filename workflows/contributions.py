@@ -18,10 +18,13 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import Message
 
 from workflows.clocks import Watch
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
     from workflows.case import Case
+
+# A Rapid Review's contributions, once it is convened (¶4.3); a local review's, once its terms are agreed (¶5.3).
+ASKED = at(Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE, Stage.LCSPR_REVIEW, Stage.LCSPR_PUBLICATION)
 
 
 class AgencyContributions:
@@ -36,9 +39,10 @@ class AgencyContributions:
         self.named = agencies
 
     async def ask(self, requests: Sequence[tuple[Agency, date, Message]], asked_on: date) -> None:
-        """Ask each agency (its request message), and start its clock from `asked_on` to its due date."""
+        """Ask each agency (its request message, to its address), and start its clock from `asked_on` to
+        its due date."""
         for agency, due_on, request in requests:
-            await self.case.send(request)
+            await self.case.send(request.model_copy(update={"addresses": [agency.email]}))
             await self.case.clocks.start(
                 Clock.AGENCY_CONTRIBUTION,
                 asked_on,
@@ -74,17 +78,9 @@ class AgencyContributions:
             for agency, due_on in self.named
         ]
 
-    def answered_step(self) -> Step | None:
+    def since(self) -> Step | None:
         return self.answers()
 
     DECISIONS: Table = (
-        Takes(
-            AgencyContributionReceived,
-            # a Rapid Review's, once convened (¶4.3); a local review's, once its terms are agreed (¶5.3)
-            at=frozenset({Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE, Stage.LCSPR_REVIEW, Stage.LCSPR_PUBLICATION}),
-            after=answered_step,
-            check=check_received,
-            then=contribution_received,
-            repeats=True,
-        ),
+        Takes(AgencyContributionReceived, ASKED, then=contribution_received, after=since, check=check_received, repeats=True),
     )

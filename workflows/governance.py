@@ -18,14 +18,16 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage
     from models.decisions import ChairSignOff, Decision, ExecutiveDecision, NotificationSubmitted, PanelResponse
-    from models.messages import PanelDisagrees, ReportToNationalPanel
+    from models import messages
 
 from workflows.clocks import Watch
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Step, Table, Takes, at
 from workflows.local_review import LocalReviewWorkflow, local_review_id
 
 if TYPE_CHECKING:
     from workflows.case import Case
+
+GOVERNANCE = at(Stage.GOVERNANCE)  # the Executive decides (¶4.6), then the chair signs off (¶4.9)
 
 
 class Governance:
@@ -96,7 +98,7 @@ class Governance:
         assert self.sign_off is not None and notification is not None
         final = await self.render_report()
         await self.case.send(
-            ReportToNationalPanel(
+            messages.ReportToNationalPanel(
                 notified_on=notification.submitted_on,
                 csons_reference=notification.csons_reference,
                 final_decision=self.sign_off.final_decision,
@@ -114,7 +116,7 @@ class Governance:
         assert self.panel_reply is not None and notification is not None
         if not self.panel_reply.agrees:
             await self.case.send(
-                PanelDisagrees(
+                messages.PanelDisagrees(
                     received_on=self.panel_reply.received_on,
                     csons_reference=notification.csons_reference,
                     comments=self.panel_reply.comments or "(none recorded)",
@@ -123,32 +125,8 @@ class Governance:
 
     # ---- its decisions ----------------------------------------------------------------------------------
 
-    def since_meeting(self) -> Step | None:
-        return self.answers()
-
-    def since_executive(self) -> Step | None:
-        return ("the Executive's decision", self.executive.decided_on) if self.executive else None
-
-    def since_sign_off(self) -> Step | None:
-        return ("the chair's sign-off", self.sign_off.signed_on) if self.sign_off else None
-
-    def awaits_executive(self) -> bool:
-        return self.executive is None
-
-    def has_executive(self) -> bool:
-        return self.executive is not None
-
-    def executive_decided(self, decision: ExecutiveDecision) -> None:
-        self.executive = decision
-
-    def signed_off(self, decision: ChairSignOff) -> None:
-        self.sign_off = decision
-        self.case.clocks.stop(Clock.RAPID_REVIEW_SUBMISSION, decision.signed_on)
-        self.case.stage = Stage.AWAITING_PANEL_RESPONSE
-
     def panel_responded(self, decision: PanelResponse) -> None:
-        self.panel_reply = decision
-        self.case.clocks.stop(Clock.PANEL_RESPONSE, decision.received_on)
+        """¶4.9: the Panel's response; without a local review the case closes."""
         assert self.executive is not None
         if self.executive.commission_lcspr:
             self.case.stage = Stage.LOCAL_REVIEW
@@ -160,15 +138,9 @@ class Governance:
             )
 
     DECISIONS: Table = (
-        Takes(
-            ExecutiveDecision,
-            at=frozenset({Stage.GOVERNANCE}),
-            now=awaits_executive,
-            after=since_meeting,
-            then=executive_decided,
-        ),
-        Takes(ChairSignOff, at=frozenset({Stage.GOVERNANCE}), now=has_executive, after=since_executive, then=signed_off),
-        Takes(PanelResponse, at=frozenset({Stage.AWAITING_PANEL_RESPONSE}), after=since_sign_off, then=panel_responded),
+        Takes(ExecutiveDecision, GOVERNANCE, keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None),
+        Takes(ChairSignOff, GOVERNANCE, keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE, after="executive", now=lambda g: g.executive is not None),
+        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE), keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off"),
     )
 
     def details(self) -> dict[str, Any]:

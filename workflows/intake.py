@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import FINAL_STAGES, Stage
+    from models.case import FINAL_STAGES, Clock, Stage
     from models.decisions import Decision, DecisionModel, DecisionName, DecisionRefused, parse_decision
+
+if TYPE_CHECKING:
+    from workflows.case import Case
 
 Step = tuple[str, date]  # an earlier step of the case and its date: a decision cannot be dated before it
 OPEN_STAGES = frozenset(Stage) - FINAL_STAGES
@@ -34,14 +37,35 @@ def _no_check(part: Any, decision: Any) -> None:
     return None
 
 
+# The earlier step a decision answers: the part's attribute keeping the earlier decision (its step and
+# the date it happened), or a function of the part; None (or not recorded yet) is the case's opening.
+After = str | Callable[[Any], Step | None] | None
+
+
+def answered(part: Any, after: After) -> Step | None:
+    if after is None:
+        return None
+    if callable(after):
+        return after(part)
+    earlier: DecisionModel | None = getattr(part, after)
+    if earlier is None or earlier.happened_on is None:
+        return None
+    return earlier.step, earlier.happened_on
+
+
 @dataclass(frozen=True)
 class Takes(Generic[P, D]):
-    """One decision as a journey takes it."""
+    """One decision as a journey takes it: when, after what, on what checks, and what it changes."""
 
     model: type[D]
     at: frozenset[Stage]  # the stages that take it
-    after: Callable[[P], Step | None]  # the step it answers (None: the case's opening)
-    then: Callable[[P, D], None]  # what it changes: state only, no awaiting
+    # what it changes, in this order (state only, no awaiting):
+    keep: str | None = None  # the part's attribute that keeps the decision
+    stops: Clock | None = None  # the clock its date judges, met or missed (DESIGN.md)
+    moves_to: Stage | None = None  # the stage the case moves to
+    then: Callable[[P, D], None] | None = None  # anything else (a stage by the outcome, closing the case)
+    # when it is taken:
+    after: After = None  # the step it answers: it cannot be dated before it
     check: Callable[[P, D], None] = _no_check  # rules on its content that need the case
     repeats: bool = False  # taken more than once (one agency's contribution, a recommendation's progress)
     now: Callable[[P], bool] = _always  # taken at those stages only when this holds
@@ -54,6 +78,10 @@ class Takes(Generic[P, D]):
 Table = Sequence[Takes[Any, Any]]
 
 
+def at(*stages: Stage) -> frozenset[Stage]:
+    return frozenset(stages)
+
+
 def names(*tables: Table) -> frozenset[DecisionName]:
     return frozenset(row.name for table in tables for row in table)
 
@@ -61,12 +89,15 @@ def names(*tables: Table) -> frozenset[DecisionName]:
 class DecisionIntake:
     """The decisions one case takes, from the tables of its parts: checks them and applies them."""
 
-    def __init__(self, parts: Iterable[tuple[Any, Table]], opened_by: Callable[[], Step]) -> None:
+    def __init__(self, case: Case, parts: Iterable[tuple[Any, Table]], opened_by: Callable[[], Step]) -> None:
+        self.case = case
         self.rows: dict[DecisionName, tuple[Any, Takes[Any, Any]]] = {}
         for part, table in parts:
             for row in table:
                 if row.name in self.rows:
                     raise TypeError(f"{row.name} is declared twice in one journey")
+                if row.keep and not hasattr(part, row.keep):
+                    raise TypeError(f"{row.name} is kept in {type(part).__name__}.{row.keep}, which it does not have")
                 self.rows[row.name] = (part, row)
         self.opened_by = opened_by
 
@@ -90,7 +121,7 @@ class DecisionIntake:
                 f"{name} is not expected at stage {stage.value}; this stage takes {', '.join(sorted(expected))}"
             )
         part, row = known
-        step, step_on = row.after(part) or self.opened_by()
+        step, step_on = answered(part, row.after) or self.opened_by()
         happened_on = parsed.happened_on
         if happened_on is not None and happened_on < step_on:
             raise DecisionRefused(f"{name}: {parsed.happened_field} ({happened_on}) is before {step} ({step_on})")
@@ -99,4 +130,12 @@ class DecisionIntake:
 
     def apply(self, decision: DecisionModel) -> None:
         part, row = self.rows[decision.name]
-        row.then(part, decision)
+        if row.keep:
+            setattr(part, row.keep, decision)
+        if row.stops:
+            assert decision.happened_on is not None, f"{decision.name} stops a clock: it needs its date"
+            self.case.clocks.stop(row.stops, decision.happened_on)
+        if row.moves_to:
+            self.case.stage = row.moves_to
+        if row.then:
+            row.then(part, decision)

@@ -18,35 +18,26 @@ with workflow.unsafe.imports_passed_through():
     from models.case import CaseKind, CaseStatus, Stage
     from models.decisions import LearningRequestDecision, LearningReviewCompleted
     from models.forms import LearningRequestForm
-    from models.messages import (
-        LearningRequestRationale,
-        LearningReviewConvened,
-        LearningReviewFindings,
-        NewLearningRequest,
-    )
+    from models import messages
 
 from workflows.case import Case, CaseEnded, CaseWorkflow
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
 
 
 @workflow.defn
 class LearningRequestWorkflow(CaseWorkflow):
+    """A learning request from the form to its review's last recommendation (¶3, ¶5.4)."""
+
     PARTS = (Recommendations,)
+
     @workflow.init
     def __init__(self, form: LearningRequestForm) -> None:
-        self.case = Case(
-            kind=CaseKind.LEARNING_REQUEST,
-            local_authority=form.local_authority,
-            received_on=form.received_on,
-            referrer_email=form.referrer.email,
-            stage=Stage.PARTNERSHIP_DECISION,
-            details=self.details,
-        )
+        self.case = Case.from_form(CaseKind.LEARNING_REQUEST, form, Stage.PARTNERSHIP_DECISION, details=self.details)
         self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
-        self.recommendations = Recommendations(self.case, answers=self.since_review)
+        self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "review"))
         self.open_intake()
 
     def parts(self) -> list[Any]:
@@ -80,14 +71,15 @@ class LearningRequestWorkflow(CaseWorkflow):
         """¶3.1: the Business Unit of the partnership is told of the request."""
         await self.case.look_up_partnership()
         await self.case.send(
-            NewLearningRequest(received_on=self.form.received_on, reason=self.form.reason.replace("_", " "))
+            messages.NewLearningRequest(received_on=self.form.received_on, reason=self.form.reason.replace("_", " "))
         )
 
     async def tell_referrer(self) -> None:
         """¶3.2: the referrer hears that a review is convened, or why it is not."""
         decision = self.decision
         assert decision is not None
-        told = LearningReviewConvened if decision.decision == "learning_review" else LearningRequestRationale
+        convened = decision.decision == "learning_review"
+        told = messages.LearningReviewConvened if convened else messages.LearningRequestRationale
         await self.case.send(told(decided_on=decision.decided_on, rationale=decision.rationale))
 
     async def share_learning(self) -> None:
@@ -96,43 +88,27 @@ class LearningRequestWorkflow(CaseWorkflow):
         assert review is not None
         listed = "\n".join(f"- {r.id}: {r.text} (owner: {r.owner}; due {r.due_on})" for r in review.recommendations)
         await self.case.send(
-            LearningReviewFindings(completed_on=review.completed_on, findings=review.findings, recommendations=listed or "- none")
+            messages.LearningReviewFindings(
+                completed_on=review.completed_on, findings=review.findings, recommendations=listed or "- none"
+            )
         )
 
     # ---- its decisions ----------------------------------------------------------------------------
 
-    def since_form(self) -> Step | None:
-        return None
-
-    def since_decision(self) -> Step | None:
-        return ("the partnership's decision", self.decision.decided_on) if self.decision else None
-
-    def since_review(self) -> Step | None:
-        return ("the learning review", self.review.completed_on) if self.review else None
-
     def decided(self, decision: LearningRequestDecision) -> None:
-        self.decision = decision
-        if decision.decision == "learning_review":
-            self.case.stage = Stage.LEARNING_REVIEW
-        else:
+        """¶3.2: a learning review is convened, or the request closes with the rationale."""
+        if decision.decision == "no_review":
             self.case.close(f"No learning review: decided on {decision.decided_on}")
 
     def review_completed(self, decision: LearningReviewCompleted) -> None:
-        self.review = decision
+        """¶3.2: the findings; any recommendations are monitored (¶5.4)."""
         self.recommendations.made(decision.recommendations)
-        if decision.recommendations:
-            self.case.stage = Stage.MONITORING
-        else:
+        if not decision.recommendations:
             self.case.close(f"Learning review completed on {decision.completed_on}, with no recommendations")
 
     DECISIONS: ClassVar[Table] = (
-        Takes(LearningRequestDecision, at=frozenset({Stage.PARTNERSHIP_DECISION}), after=since_form, then=decided),
-        Takes(
-            LearningReviewCompleted,
-            at=frozenset({Stage.LEARNING_REVIEW}),
-            after=since_decision,
-            then=review_completed,
-        ),
+        Takes(LearningRequestDecision, at(Stage.PARTNERSHIP_DECISION), keep="decision", moves_to=Stage.LEARNING_REVIEW, then=decided),
+        Takes(LearningReviewCompleted, at(Stage.LEARNING_REVIEW), keep="review", then=review_completed, moves_to=Stage.MONITORING, after="decision"),
     )
 
     def details(self) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import working_days_from
-    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
+    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage
+    from models.case import deadline_key
     from models.decisions import (
         DecisionRefused,
         FinalReportReceived,
@@ -30,12 +31,12 @@ with workflow.unsafe.imports_passed_through():
         ReviewerCommissioned,
         TermsOfReferenceAgreed,
     )
-    from models.messages import LcsprContributionRequest, PublicationCopies
+    from models import messages
 
 from workflows.case import Case, CaseEnded, CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
@@ -47,6 +48,8 @@ def local_review_id(case_id: str) -> str:
 
 @workflow.defn
 class LocalReviewWorkflow(CaseWorkflow):
+    """A local review from its commissioning to a year public and every recommendation done (¶5)."""
+
     PARTS = (AgencyContributions, Recommendations)
     OPENED_BY = "the decision to commission the review"
 
@@ -64,9 +67,9 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.commission = commission
         self.reviewer: ReviewerCommissioned | None = None
         self.terms: TermsOfReferenceAgreed | None = None
-        self.contributions = AgencyContributions(self.case, answers=self.since_terms)
+        self.contributions = AgencyContributions(self.case, answers=lambda: answered(self, "terms"))
         self.report: FinalReportReceived | None = None
-        self.recommendations = Recommendations(self.case, answers=self.since_report)
+        self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "report"))
         self.schedule: PublicationScheduled | None = None
         self.copies_sent_on: date | None = None
         self.publication: Published | None = None
@@ -117,11 +120,10 @@ class LocalReviewWorkflow(CaseWorkflow):
             (
                 agency,
                 agency.contribution_due_on,
-                LcsprContributionRequest(
+                messages.LcsprContributionRequest(
                     agency=agency.name,
                     due_on=agency.contribution_due_on,
                     publication_due_on=publication_due_on,
-                    addresses=[agency.email],
                 ),
             )
             for agency in self.terms.agencies
@@ -132,7 +134,8 @@ class LocalReviewWorkflow(CaseWorkflow):
         """¶5.5: a copy to the Panel, the Secretary of State and Ofsted, 7 working days before publication."""
         case, schedule = self.case, self.schedule
         assert schedule is not None
-        copies = await case.clocks.start(Clock.PUBLICATION_COPIES, schedule.publication_on, Watch(remind=[Role.BUSINESS_UNIT]))
+        watch = Watch(remind=[Role.BUSINESS_UNIT])
+        copies = await case.clocks.start(Clock.PUBLICATION_COPIES, schedule.publication_on, watch)
         if schedule.copies_sent_on is not None:  # recorded as sent outside the system
             self.copies_sent_on = schedule.copies_sent_on
             case.clocks.stop(Clock.PUBLICATION_COPIES, self.copies_sent_on)
@@ -141,7 +144,7 @@ class LocalReviewWorkflow(CaseWorkflow):
         assert self.report is not None
         report_file = self.report.report_file
         await case.send(
-            PublicationCopies(
+            messages.PublicationCopies(
                 publication_on=schedule.publication_on,
                 copies_due_on=copies.due_on,
                 report_note="The full report is attached."
@@ -158,25 +161,14 @@ class LocalReviewWorkflow(CaseWorkflow):
         """¶5.5: public for at least a year; the Business Unit is told when the year is over."""
         assert self.publication is not None
         reached = (self.publication.published_on, self.publication.url)
-        await self.case.clocks.start(Clock.PUBLIC_UNTIL, self.publication.published_on, Watch(remind=[], reached=reached))
+        watch = Watch(remind=[], reached=reached)
+        await self.case.clocks.start(Clock.PUBLIC_UNTIL, self.publication.published_on, watch)
 
     def public_year_over(self) -> bool:
         public = self.case.deadlines.get(deadline_key(Clock.PUBLIC_UNTIL))
         return public is not None and public.status is DeadlineStatus.MET
 
     # ---- its decisions ----------------------------------------------------------------------------
-
-    def since_commission(self) -> Step | None:
-        return None
-
-    def since_reviewer(self) -> Step | None:
-        return ("the reviewer's commissioning", self.reviewer.commissioned_on) if self.reviewer else None
-
-    def since_terms(self) -> Step | None:
-        return ("the terms of reference", self.terms.agreed_on) if self.terms else None
-
-    def since_report(self) -> Step | None:
-        return ("the final report", self.report.received_on) if self.report else None
 
     def check_publication_date(self, schedule: PublicationScheduled) -> None:
         """¶5.5: the copies go at the latest 7 working days before publication. A date that leaves less
@@ -203,57 +195,18 @@ class LocalReviewWorkflow(CaseWorkflow):
                 "Panel, the Secretary of State and Ofsted go 7 working days before"
             )
 
-    def reviewer_commissioned(self, decision: ReviewerCommissioned) -> None:
-        self.reviewer = decision
-        self.case.stage = Stage.LCSPR_TERMS_OF_REFERENCE
-
     def terms_agreed(self, decision: TermsOfReferenceAgreed) -> None:
-        self.terms = decision
         self.contributions.name([(a.name, a.contribution_due_on) for a in decision.agencies])
-        self.case.stage = Stage.LCSPR_REVIEW
 
     def report_received(self, decision: FinalReportReceived) -> None:
-        self.report = decision
         self.recommendations.made(decision.recommendations)
-        self.case.stage = Stage.LCSPR_PUBLICATION
-
-    def publication_scheduled(self, decision: PublicationScheduled) -> None:
-        self.schedule = decision
-
-    def published(self, decision: Published) -> None:
-        self.publication = decision
-        self.case.clocks.stop(Clock.LCSPR_PUBLICATION, decision.published_on)
-        self.case.stage = Stage.MONITORING
 
     DECISIONS: ClassVar[Table] = (
-        Takes(
-            ReviewerCommissioned,
-            at=frozenset({Stage.LCSPR_COMMISSIONING}),
-            after=since_commission,
-            then=reviewer_commissioned,
-        ),
-        Takes(
-            TermsOfReferenceAgreed,
-            at=frozenset({Stage.LCSPR_TERMS_OF_REFERENCE}),
-            after=since_reviewer,
-            then=terms_agreed,
-        ),
-        Takes(FinalReportReceived, at=frozenset({Stage.LCSPR_REVIEW}), after=since_terms, then=report_received),
-        Takes(
-            PublicationScheduled,
-            at=frozenset({Stage.LCSPR_PUBLICATION}),
-            after=since_report,
-            check=check_publication_date,
-            then=publication_scheduled,
-            repeats=True,
-        ),
-        Takes(
-            Published,
-            at=frozenset({Stage.LCSPR_PUBLICATION}),
-            after=since_report,
-            check=check_copies_sent,
-            then=published,
-        ),
+        Takes(ReviewerCommissioned, at(Stage.LCSPR_COMMISSIONING), keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
+        Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE), keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer"),
+        Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW), keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
+        Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION), keep="schedule", check=check_publication_date, repeats=True),
+        Takes(Published, at(Stage.LCSPR_PUBLICATION), keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING, after="report", check=check_copies_sent),
     )
 
     def details(self) -> dict[str, Any]:

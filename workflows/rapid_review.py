@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +27,13 @@ with workflow.unsafe.imports_passed_through():
         RapidReviewConvened,
         RapidReviewMeetingHeld,
     )
-    from models.messages import ContributionRequest, ImmediateActions, RapidReviewDetails, ReportToExecutive
+    from models import messages
     from models.reports import RapidReviewReportRequest
 
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Table, Takes, answered, at
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -47,15 +48,18 @@ NOTIFIED = frozenset({Stage.RAPID_REVIEW, Stage.RAPID_REVIEW_MEETING, Stage.GOVE
 
 
 class RapidReview:
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, notified: Callable[[], NotificationSubmitted | None]) -> None:
         self.case = case
-        self.notification: NotificationSubmitted | None = None
+        self.notified = notified  # the LA's notification (¶2.4), recorded by the serious-incident case
         self.acknowledgement: PanelAcknowledged | None = None
         self.convened: RapidReviewConvened | None = None
-        self.contributions = AgencyContributions(case, answers=self.since_notification)
+        self.contributions = AgencyContributions(case, answers=lambda: answered(self, "notification"))
         self.meeting: RapidReviewMeetingHeld | None = None
         self.governance = Governance(
-            case, answers=self.since_meeting, notification=lambda: self.notification, render_report=self.render_report
+            case,
+            answers=lambda: answered(self, "meeting"),
+            notification=notified,
+            render_report=self.render_report,
         )
 
     # ---- the stage ----------------------------------------------------------------------------------
@@ -77,7 +81,7 @@ class RapidReview:
         assert self.convened is not None and self.notification is not None
         convened, notification = self.convened, self.notification
         await self.case.send(
-            RapidReviewDetails(
+            messages.RapidReviewDetails(
                 notified_on=notification.submitted_on,
                 csons_reference=notification.csons_reference,
                 chair=convened.chair,
@@ -88,9 +92,9 @@ class RapidReview:
                 submission_due_on=self.submission_due_on(),
             )
         )
-        due_on = convened.contributions_due_on
+        due_on, meeting_on = convened.contributions_due_on, convened.meeting_on
         requests = [
-            (agency, due_on, ContributionRequest(agency=agency.name, due_on=due_on, meeting_on=convened.meeting_on, addresses=[agency.email]))
+            (agency, due_on, messages.ContributionRequest(agency=agency.name, due_on=due_on, meeting_on=meeting_on))
             for agency in convened.agencies
         ]
         # Convening is not dated: the agencies are asked on the day it is recorded.
@@ -102,10 +106,10 @@ class RapidReview:
         meeting = self.meeting
         if meeting.immediate_actions:
             actions = "\n".join(f"- {action}" for action in meeting.immediate_actions)
-            await self.case.send(ImmediateActions(held_on=meeting.held_on, actions=actions))
+            await self.case.send(messages.ImmediateActions(held_on=meeting.held_on, actions=actions))
         draft = await self.render_report()
         await self.case.send(
-            ReportToExecutive(
+            messages.ReportToExecutive(
                 held_on=meeting.held_on,
                 recommendation=RECOMMENDATION_TEXT[meeting.recommendation],
                 chair=self.convened.chair,
@@ -115,7 +119,7 @@ class RapidReview:
         )
 
     async def render_report(self) -> str:
-        case = self.case
+        case, signed = self.case, self.governance.sign_off is not None
         assert self.notification and self.convened and self.meeting and case.partnership
         rendered = await workflow.execute_activity(
             render_rapid_review_report,
@@ -132,26 +136,18 @@ class RapidReview:
                 sign_off=self.governance.sign_off,
             ),
             start_to_close_timeout=RENDER_TIMEOUT,
-            summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if self.governance.sign_off else ""),
+            summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else ""),
         )
         return rendered.path
+
+    @property
+    def notification(self) -> NotificationSubmitted | None:
+        return self.notified()
 
     def submission_due_on(self) -> date:
         return self.case.deadlines[deadline_key(Clock.RAPID_REVIEW_SUBMISSION)].due_on
 
     # ---- its decisions ----------------------------------------------------------------------------------
-
-    def since_notification(self) -> Step | None:
-        return ("the notification", self.notification.submitted_on) if self.notification else None
-
-    def since_meeting(self) -> Step | None:
-        return ("the Rapid Review meeting", self.meeting.held_on) if self.meeting else None
-
-    def undated(self) -> Step | None:
-        return None
-
-    def acknowledged(self, decision: PanelAcknowledged) -> None:
-        self.acknowledgement = decision
 
     def check_convened(self, decision: RapidReviewConvened) -> None:
         """Contributions are due before the meeting and before the Rapid Review is due; agencies once."""
@@ -172,24 +168,13 @@ class RapidReview:
         if len(names) != len(set(names)):
             raise DecisionRefused("rapid_review_convened: agencies: each agency must be named once")
 
-    def was_convened(self, decision: RapidReviewConvened) -> None:
-        self.convened = decision
+    def name_agencies(self, decision: RapidReviewConvened) -> None:
         self.contributions.name([(a.name, decision.contributions_due_on) for a in decision.agencies])
-        self.case.stage = Stage.RAPID_REVIEW_MEETING
-
-    def meeting_held(self, decision: RapidReviewMeetingHeld) -> None:
-        self.meeting = decision
-        self.case.stage = Stage.GOVERNANCE
 
     DECISIONS: Table = (
-        Takes(PanelAcknowledged, at=NOTIFIED, after=since_notification, then=acknowledged),
-        Takes(RapidReviewConvened, at=frozenset({Stage.RAPID_REVIEW}), after=undated, check=check_convened, then=was_convened),
-        Takes(
-            RapidReviewMeetingHeld,
-            at=frozenset({Stage.RAPID_REVIEW_MEETING}),
-            after=since_notification,
-            then=meeting_held,
-        ),
+        Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification"),
+        Takes(RapidReviewConvened, at(Stage.RAPID_REVIEW), keep="convened", then=name_agencies, moves_to=Stage.RAPID_REVIEW_MEETING, check=check_convened),
+        Takes(RapidReviewMeetingHeld, at(Stage.RAPID_REVIEW_MEETING), keep="meeting", moves_to=Stage.GOVERNANCE, after="notification"),
     )
 
     def details(self) -> dict[str, Any]:

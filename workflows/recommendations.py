@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from models.decisions import DecisionRefused, Recommendation, RecommendationUpdated
 
 from workflows.clocks import Watch
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -83,17 +83,10 @@ class Recommendations:
         elif update.status == "closed":
             self.case.clocks.cancel(Clock.RECOMMENDATION, subject=update.id)
 
-    def answered_step(self) -> Step | None:
+    def since(self) -> Step | None:
         return self.answers()
 
+    # An LCSPR's from its final report on (¶5.4); a learning review's once it is completed (¶3.2).
     DECISIONS: Table = (
-        Takes(
-            RecommendationUpdated,
-            # an LCSPR's from its final report on (¶5.4); a learning review's once it is completed (¶3.2)
-            at=frozenset({Stage.LCSPR_PUBLICATION, Stage.MONITORING}),
-            after=answered_step,
-            check=check_update,
-            then=updated,
-            repeats=True,
-        ),
+        Takes(RecommendationUpdated, at(Stage.LCSPR_PUBLICATION, Stage.MONITORING), then=updated, after=since, check=check_update, repeats=True),
     )

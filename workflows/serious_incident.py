@@ -23,42 +23,33 @@ with workflow.unsafe.imports_passed_through():
     from models.case import CaseKind, CaseStatus, Clock, Role, Stage
     from models.decisions import ChallengeRaised, ChallengeResolved, DspDecision, NotificationSubmitted
     from models.forms import SeriousIncidentForm
-    from models.messages import (
-        ChallengeOutcome,
-        DisputeRoute,
-        DspMeetingInvitation,
-        FormToNotifier,
-        NewSeriousIncidentForm,
-        RationaleToReferrer,
-    )
+    from models import messages
 
 from workflows.case import Case, CaseEnded, CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
-from workflows.intake import Step, Table, Takes
+from workflows.intake import Step, Table, Takes, at
 from workflows.rapid_review import RapidReview
 
 
 @workflow.defn
 class SeriousIncidentWorkflow(CaseWorkflow):
+    """A serious-incident case from the form to the National Panel's response (¶2, ¶4), with its parts:
+    the Rapid Review, its agencies' contributions and governance (the local review is a child workflow)."""
+
     PARTS = (RapidReview, AgencyContributions, Governance)
+
     @workflow.init
     def __init__(self, form: SeriousIncidentForm) -> None:
-        self.case = Case(
-            kind=CaseKind.SERIOUS_INCIDENT,
-            local_authority=form.local_authority,
-            received_on=form.received_on,
-            referrer_email=form.referrer.email,
-            stage=Stage.DSP_MEETING,
-            details=self.details,
-        )
+        self.case = Case.from_form(CaseKind.SERIOUS_INCIDENT, form, Stage.DSP_MEETING, details=self.details)
         self.form = form
         self.dsp_decision: DspDecision | None = None
         self.challenge: ChallengeRaised | None = None
         self.challenge_outcome: ChallengeResolved | None = None
         self.challenge_window_ends_on: date | None = None
-        self.rapid_review = RapidReview(self.case)
+        self.notification: NotificationSubmitted | None = None
+        self.rapid_review = RapidReview(self.case, notified=lambda: self.notification)
         self.open_intake()
 
     def parts(self) -> list[Any]:
@@ -89,8 +80,8 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         await case.look_up_partnership()
         dsp = await case.clocks.start(Clock.DSP_MEETING, self.form.received_on, Watch(remind=[Role.BUSINESS_UNIT]))
         facts = {"received_on": self.form.received_on, "dsp_due_on": dsp.due_on, "dsp_rule": dsp.rule}
-        await case.send(NewSeriousIncidentForm(**facts))
-        await case.send(DspMeetingInvitation(**facts))
+        await case.send(messages.NewSeriousIncidentForm(**facts))
+        await case.send(messages.DspMeetingInvitation(**facts))
 
     async def not_notified(self) -> None:
         """¶2.7: reply to the referrer; the case stays open for a challenge, then closes."""
@@ -99,7 +90,7 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         window = await case.clocks.compute(Clock.CHALLENGE_WINDOW, case.today())
         self.challenge_window_ends_on = window.due_on
         await case.send(
-            RationaleToReferrer(
+            messages.RationaleToReferrer(
                 meeting_held_on=decision.meeting_held_on,
                 rationale=decision.rationale,
                 challenge_window_ends_on=window.due_on,
@@ -116,12 +107,13 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             return
         challenge = self.challenge
         assert challenge is not None
-        await case.send(DisputeRoute(raised_on=challenge.raised_on, raised_by=challenge.raised_by, grounds=challenge.grounds))
+        raised = {"raised_on": challenge.raised_on, "raised_by": challenge.raised_by, "grounds": challenge.grounds}
+        await case.send(messages.DisputeRoute(**raised))
         await case.until(lambda: self.challenge_outcome is not None)
         outcome = self.challenge_outcome
         assert outcome is not None
         await case.send(
-            ChallengeOutcome(
+            messages.ChallengeOutcome(
                 resolved_on=outcome.resolved_on,
                 outcome="the decision not to notify is upheld"
                 if outcome.outcome == "decision_upheld"
@@ -139,14 +131,14 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             Watch(remind=[Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT]),
         )
         await case.send(
-            FormToNotifier(
+            messages.FormToNotifier(
                 meeting_held_on=self.decided_to_notify_on(),
                 notification_due_on=deadline.due_on,
                 notification_rule=deadline.rule,
                 attachment=self.form.model_dump(mode="json"),
             )
         )
-        await case.until(lambda: self.rapid_review.notification is not None)
+        await case.until(lambda: self.notification is not None)
 
     def decided_to_notify(self) -> bool:
         """The DSPs decided to notify, or a challenge changed their decision (¶2.6-2.7)."""
@@ -162,59 +154,29 @@ class SeriousIncidentWorkflow(CaseWorkflow):
 
     # ---- its decisions ----------------------------------------------------------------------------
 
-    def since_dsp_meeting(self) -> Step | None:
-        return ("the DSP meeting", self.dsp_decision.meeting_held_on) if self.dsp_decision else None
-
-    def since_challenge(self) -> Step | None:
-        return ("the challenge", self.challenge.raised_on) if self.challenge else None
-
     def since_decision_to_notify(self) -> Step | None:
         return ("the decision to notify", self.decided_to_notify_on()) if self.dsp_decision else None
 
-    def since_form(self) -> Step | None:
-        return None
-
     def dsp_decided(self, decision: DspDecision) -> None:
-        self.dsp_decision = decision
-        self.case.clocks.stop(Clock.DSP_MEETING, decision.meeting_held_on)
-        notify = decision.decision == "notify"
-        self.case.stage = Stage.PANEL_NOTIFICATION if notify else Stage.CHALLENGE_WINDOW
-
-    def challenged(self, decision: ChallengeRaised) -> None:
-        self.challenge = decision
-        self.case.stage = Stage.DISPUTE_RESOLUTION
+        """¶2.6-2.7: notify goes on to the notifier; do not notify waits for a challenge."""
+        self.case.stage = Stage.PANEL_NOTIFICATION if decision.decision == "notify" else Stage.CHALLENGE_WINDOW
 
     def challenge_resolved(self, decision: ChallengeResolved) -> None:
-        self.challenge_outcome = decision
+        """¶2.7: a changed decision goes on to notification; an upheld one closes the case."""
         if decision.outcome == "decision_changed":
             self.case.stage = Stage.PANEL_NOTIFICATION
         else:
             self.case.close(f"Not notified: the decision was upheld on {decision.resolved_on}")
 
-    def notified(self, decision: NotificationSubmitted) -> None:
-        self.rapid_review.notification = decision
-        self.case.clocks.stop(Clock.PANEL_NOTIFICATION, decision.submitted_on)
-        self.case.stage = Stage.RAPID_REVIEW
-
     DECISIONS: ClassVar[Table] = (
-        Takes(DspDecision, at=frozenset({Stage.DSP_MEETING}), after=since_form, then=dsp_decided),
-        Takes(ChallengeRaised, at=frozenset({Stage.CHALLENGE_WINDOW}), after=since_dsp_meeting, then=challenged),
-        Takes(
-            ChallengeResolved,
-            at=frozenset({Stage.DISPUTE_RESOLUTION}),
-            after=since_challenge,
-            then=challenge_resolved,
-        ),
-        Takes(
-            NotificationSubmitted,
-            at=frozenset({Stage.PANEL_NOTIFICATION}),
-            after=since_decision_to_notify,
-            then=notified,
-        ),
+        Takes(DspDecision, at(Stage.DSP_MEETING), keep="dsp_decision", stops=Clock.DSP_MEETING, then=dsp_decided),
+        Takes(ChallengeRaised, at(Stage.CHALLENGE_WINDOW), keep="challenge", moves_to=Stage.DISPUTE_RESOLUTION, after="dsp_decision"),
+        Takes(ChallengeResolved, at(Stage.DISPUTE_RESOLUTION), keep="challenge_outcome", then=challenge_resolved, after="challenge"),
+        Takes(NotificationSubmitted, at(Stage.PANEL_NOTIFICATION), keep="notification", stops=Clock.PANEL_NOTIFICATION, moves_to=Stage.RAPID_REVIEW, after=since_decision_to_notify),
     )
 
     def details(self) -> dict[str, Any]:
-        notification = self.rapid_review.notification
+        notification = self.notification
         return {
             "dsp_decision": self.dsp_decision.decision if self.dsp_decision else None,
             "challenge_window_ends_on": self.challenge_window_ends_on,
