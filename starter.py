@@ -39,7 +39,7 @@ from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
 from register.report import MEASURES, as_rows, draw_chart, timeliness
 from workflows import search_attributes
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.local_review import LocalReviewWorkflow
 from workflows.serious_incident import SeriousIncidentWorkflow

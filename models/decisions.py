@@ -11,9 +11,10 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, ValidationError, model_validator
 
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
+from models.text import MANY, Name, Reference, Text, Url, named_once
 
 
 class DecisionName(StrEnum):
@@ -72,9 +73,9 @@ class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeti
 
     decision: Literal["notify", "do_not_notify"]
     meeting_held_on: HappenedOn
-    rationale: str = Field(min_length=1)
-    attendees: list[str] = Field(min_length=1)
-    independent_scrutineer_attended: bool
+    rationale: Text
+    attendees: list[Name] = Field(min_length=1, max_length=MANY)
+    independent_scrutineer_attended: StrictBool
 
 
 class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happened="raised_on"):
@@ -83,8 +84,8 @@ class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happene
     step = "the challenge"
 
     raised_on: HappenedOn
-    raised_by: str = Field(min_length=1)
-    grounds: str = Field(min_length=1)
+    raised_by: Name
+    grounds: Text
 
 
 class ChallengeResolved(DecisionModel, name=DecisionName.CHALLENGE_RESOLVED, happened="resolved_on"):
@@ -94,7 +95,7 @@ class ChallengeResolved(DecisionModel, name=DecisionName.CHALLENGE_RESOLVED, hap
 
     resolved_on: HappenedOn
     outcome: Literal["decision_upheld", "decision_changed"]
-    notes: str | None = None
+    notes: Text | None = None
 
 
 class NotificationSubmitted(DecisionModel, name=DecisionName.NOTIFICATION_SUBMITTED, happened="submitted_on"):
@@ -103,7 +104,7 @@ class NotificationSubmitted(DecisionModel, name=DecisionName.NOTIFICATION_SUBMIT
     step = "the notification"
 
     submitted_on: HappenedOn
-    csons_reference: str = Field(min_length=1)
+    csons_reference: Reference
 
 
 class PanelAcknowledged(DecisionModel, name=DecisionName.PANEL_ACKNOWLEDGED, happened="received_on"):
@@ -117,7 +118,7 @@ class PanelAcknowledged(DecisionModel, name=DecisionName.PANEL_ACKNOWLEDGED, hap
 class Agency(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: Name
     email: EmailStr
 
 
@@ -130,11 +131,16 @@ class RapidReviewConvened(DecisionModel, name=DecisionName.RAPID_REVIEW_CONVENED
 
     step = "the convening of the Rapid Review"
 
-    chair: str = Field(min_length=1)
-    panel_members: list[str] = Field(min_length=1)
-    agencies: list[Agency] = Field(min_length=1)
+    chair: Name
+    panel_members: list[Name] = Field(min_length=1, max_length=MANY)
+    agencies: list[Agency] = Field(min_length=1, max_length=MANY)
     contributions_due_on: PlannedOn
     meeting_on: PlannedOn
+
+    @model_validator(mode="after")
+    def _agencies_once(self) -> RapidReviewConvened:
+        named_once([a.name for a in self.agencies], "agencies")
+        return self
 
 
 class AgencyContributionReceived(DecisionModel, name=DecisionName.AGENCY_CONTRIBUTION_RECEIVED, happened="received_on"):
@@ -142,7 +148,7 @@ class AgencyContributionReceived(DecisionModel, name=DecisionName.AGENCY_CONTRIB
 
     step = "the agency's contribution"
 
-    agency: str = Field(min_length=1)
+    agency: Name
     kind: Literal["chronology", "summary_of_involvement", "report"]
     received_on: HappenedOn
 
@@ -152,10 +158,10 @@ class ReviewCriteria(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    improvements_needed: bool
-    recurrent_themes: bool
-    multi_agency_concerns: bool
-    panel_suggested_local_review: bool
+    improvements_needed: StrictBool
+    recurrent_themes: StrictBool
+    multi_agency_concerns: StrictBool
+    panel_suggested_local_review: StrictBool
 
 
 class ReviewCircumstances(BaseModel):
@@ -163,10 +169,10 @@ class ReviewCircumstances(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    single_agency_concern: bool
-    no_agency_involvement: bool
-    cross_boundary: bool
-    institutional_setting: bool
+    single_agency_concern: StrictBool
+    no_agency_involvement: StrictBool
+    cross_boundary: StrictBool
+    institutional_setting: StrictBool
 
 
 class RapidReviewMeetingHeld(DecisionModel, name=DecisionName.RAPID_REVIEW_MEETING_HELD, happened="held_on"):
@@ -175,11 +181,11 @@ class RapidReviewMeetingHeld(DecisionModel, name=DecisionName.RAPID_REVIEW_MEETI
     step = "the Rapid Review meeting"
 
     held_on: HappenedOn
-    facts: str = Field(min_length=1)
-    immediate_actions: list[str]
-    improvements: list[str]
+    facts: Text
+    immediate_actions: list[Text] = Field(max_length=MANY)
+    improvements: list[Text] = Field(max_length=MANY)
     recommendation: Literal["lcspr", "national_review", "no_review"]
-    rationale: str = Field(min_length=1)
+    rationale: Text
     criteria: ReviewCriteria
     circumstances: ReviewCircumstances
 
@@ -190,8 +196,8 @@ class ExecutiveDecision(DecisionModel, name=DecisionName.EXECUTIVE_DECISION, hap
     step = "the Executive's decision"
 
     decided_on: HappenedOn
-    commission_lcspr: bool
-    rationale: str = Field(min_length=1)
+    commission_lcspr: StrictBool
+    rationale: Text
 
 
 class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="signed_on"):
@@ -200,8 +206,8 @@ class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="si
     step = "the chair's sign-off"
 
     signed_on: HappenedOn
-    chair: str = Field(min_length=1)
-    final_decision: str = Field(min_length=1)
+    chair: Name
+    final_decision: Text
 
 
 class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="received_on"):
@@ -210,8 +216,8 @@ class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="r
     step = "the Panel's response"
 
     received_on: HappenedOn
-    agrees: bool
-    comments: str | None = None
+    agrees: StrictBool
+    comments: Text | None = None
 
 
 class CaseWithdrawn(DecisionModel, name=DecisionName.CASE_WITHDRAWN, happened="withdrawn_on"):
@@ -220,7 +226,7 @@ class CaseWithdrawn(DecisionModel, name=DecisionName.CASE_WITHDRAWN, happened="w
     step = "the withdrawal"
 
     withdrawn_on: HappenedOn
-    reason: str = Field(min_length=1)
+    reason: Text
 
 
 class ReviewerCommissioned(DecisionModel, name=DecisionName.REVIEWER_COMMISSIONED, happened="commissioned_on"):
@@ -229,8 +235,8 @@ class ReviewerCommissioned(DecisionModel, name=DecisionName.REVIEWER_COMMISSIONE
     step = "the reviewer's commissioning"
 
     commissioned_on: HappenedOn
-    lead_reviewer: str = Field(min_length=1)
-    methodology: str = Field(min_length=1)
+    lead_reviewer: Name
+    methodology: Text
 
 
 class TermsOfReferenceAgreed(DecisionModel, name=DecisionName.TERMS_OF_REFERENCE_AGREED, happened="agreed_on"):
@@ -239,7 +245,12 @@ class TermsOfReferenceAgreed(DecisionModel, name=DecisionName.TERMS_OF_REFERENCE
     step = "the terms of reference"
 
     agreed_on: HappenedOn
-    agencies: list[AgencyWithDueDate] = Field(min_length=1)
+    agencies: list[AgencyWithDueDate] = Field(min_length=1, max_length=MANY)
+
+    @model_validator(mode="after")
+    def _agencies_once(self) -> TermsOfReferenceAgreed:
+        named_once([a.name for a in self.agencies], "agencies")
+        return self
 
 
 class Recommendation(BaseModel):
@@ -247,16 +258,14 @@ class Recommendation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1)
-    text: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
+    id: Reference
+    text: Text
+    owner: Name
     due_on: PlannedOn
 
 
 def _unique_ids(recommendations: list[Recommendation]) -> None:
-    ids = [r.id for r in recommendations]
-    if len(ids) != len(set(ids)):
-        raise ValueError("recommendations: each id must be used once")
+    named_once([r.id for r in recommendations], "recommendations: id")
 
 
 class FinalReportReceived(DecisionModel, name=DecisionName.FINAL_REPORT_RECEIVED, happened="received_on"):
@@ -266,7 +275,7 @@ class FinalReportReceived(DecisionModel, name=DecisionName.FINAL_REPORT_RECEIVED
     step = "the final report"
 
     received_on: HappenedOn
-    recommendations: list[Recommendation]
+    recommendations: list[Recommendation] = Field(max_length=MANY)
     report_file: str | None = None
 
     @model_validator(mode="after")
@@ -290,7 +299,7 @@ class Published(DecisionModel, name=DecisionName.PUBLISHED, happened="published_
     step = "the publication"
 
     published_on: HappenedOn
-    url: str = Field(min_length=1)
+    url: Url
 
 
 class RecommendationUpdated(DecisionModel, name=DecisionName.RECOMMENDATION_UPDATED, happened="updated_on"):
@@ -298,10 +307,10 @@ class RecommendationUpdated(DecisionModel, name=DecisionName.RECOMMENDATION_UPDA
 
     step = "the recommendation's update"
 
-    id: str = Field(min_length=1)
+    id: Reference
     status: Literal["in_progress", "completed", "closed"]
     updated_on: HappenedOn
-    note: str | None = None
+    note: Text | None = None
 
 
 class LearningRequestDecision(DecisionModel, name=DecisionName.LEARNING_REQUEST_DECISION, happened="decided_on"):
@@ -311,7 +320,7 @@ class LearningRequestDecision(DecisionModel, name=DecisionName.LEARNING_REQUEST_
 
     decided_on: HappenedOn
     decision: Literal["learning_review", "no_review"]
-    rationale: str = Field(min_length=1)
+    rationale: Text
 
 
 class LearningReviewCompleted(DecisionModel, name=DecisionName.LEARNING_REVIEW_COMPLETED, happened="completed_on"):
@@ -320,8 +329,8 @@ class LearningReviewCompleted(DecisionModel, name=DecisionName.LEARNING_REVIEW_C
     step = "the learning review"
 
     completed_on: HappenedOn
-    findings: str = Field(min_length=1)
-    recommendations: list[Recommendation]
+    findings: Text
+    recommendations: list[Recommendation] = Field(max_length=MANY)
 
     @model_validator(mode="after")
     def _ids(self) -> LearningReviewCompleted:

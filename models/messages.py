@@ -297,6 +297,7 @@ class DeliveryRefused(Message, template="delivery_refused"):
 
     refused_template: str
     refused_key: str
+    reason: str = "The mail server refused it permanently."
 
     def step_key(self) -> str:
         return f"{self.step}/{self.refused_key.partition('/')[2]}"

@@ -19,7 +19,7 @@ from models.case import CaseStatus, Clock, DeadlineRecord, DecisionReceipt
 from models.dates import london_today
 from models.decisions import Decision
 from models.forms import LearningRequestForm, SeriousIncidentForm
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.serious_incident import SeriousIncidentWorkflow
 

@@ -11,7 +11,7 @@ from temporalio.service import RPCError
 from models.case import CaseStatus, Stage
 from models.decisions import Decision
 from tests.journey import serious_incident_form
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 
 
 def unchanged(before: CaseStatus, after: CaseStatus) -> bool:

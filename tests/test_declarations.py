@@ -13,7 +13,7 @@ import pytest
 
 from models.case import Stage
 from models.decisions import DECISIONS, DecisionModel, DecisionName
-from workflows.case import WITHDRAWAL, CaseWorkflow
+from workflows.case_workflow import WITHDRAWAL, CaseWorkflow
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
 from workflows.learning_request import LearningRequestWorkflow

@@ -36,7 +36,7 @@ from register.db import engine_for
 from register.models import EventRow
 from models.case import CaseStatus
 from models.dates import london_today
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows import search_attributes
 
 PROJECT = Path(__file__).resolve().parents[1]

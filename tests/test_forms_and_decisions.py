@@ -525,14 +525,14 @@ def test_a_decision_from_nobody_is_refused(name):
             "final_report_received",
             lambda b: b["recommendations"][1].update(id="R1"),
             "recommendations",
-            "each id must be used once",
+            "recommendations: id: each must be named once",
             id="duplicate-recommendation-ids",
         ),
         pytest.param(
             "learning_review_completed",
             lambda b: b["recommendations"].append(dict(b["recommendations"][0], text="Another one.")),
             "recommendations",
-            "each id must be used once",
+            "recommendations: id: each must be named once",
             id="duplicate-learning-recommendation-ids",
         ),
         pytest.param(

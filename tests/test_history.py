@@ -47,7 +47,7 @@ from tests.journey import (
     templates,
 )
 from models.messages import NewSeriousIncidentForm
-from workflows.case import CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.serious_incident import SeriousIncidentWorkflow
 

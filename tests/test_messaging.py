@@ -16,7 +16,8 @@ import worker
 from models.case import CaseKind, CaseStatus, Stage
 from models.forms import LocalAuthority
 from models.messages import CaseWithdrawnNotice
-from workflows.case import Case, CaseWorkflow
+from workflows.case import Case
+from workflows.case_workflow import CaseWorkflow
 
 
 @workflow.defn(sandboxed=False)

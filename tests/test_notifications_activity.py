@@ -357,7 +357,7 @@ TEMPLATE_CASES = [
     (
         "delivery_refused", [Role.BUSINESS_UNIT], "delivery-refused/rationale-to-referrer",
         {"refused_template": "rationale_to_referrer", "refused_key": "SI-20251223-2c1bd5/rationale-to-referrer"},
-        ["permanently refused a message", "rationale_to_referrer (SI-20251223-2c1bd5/rationale-to-referrer)", "the case goes on"],
+        ["could not be delivered: rationale_to_referrer", "(SI-20251223-2c1bd5/rationale-to-referrer). The mail server refused it permanently.", "the case goes on"],
     ),
     # workflows/local_review.py
     (
@@ -497,7 +497,7 @@ def test_template_needs_only_what_the_workflows_send(template, context):
         for match in Template.pattern.finditer(text)
         if match.group("braced") or match.group("named")
     }
-    provided = set(context) | {"case_id", "local_authority", "partnership", "partnership_name", "case_url"}
+    provided = set(as_message(template, context).context()) | COMMON_FIELDS
     assert placeholders - provided == set()
     assert "case_id" in placeholders
 

@@ -15,6 +15,8 @@ with workflow.unsafe.imports_passed_through():
     from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
 
+from workflows.retries import CONFIGURATION
+
 if TYPE_CHECKING:
     from workflows.case import Case
 
@@ -44,6 +46,7 @@ class Clocks:
             compute_deadline,
             DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on),
             start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=CONFIGURATION,
             summary=f"Calendar: {clock.value} clock from {starts_on}",
         )
 

@@ -36,7 +36,7 @@ class Governance:
         case: Case,
         answers: Callable[[], Step | None],
         notification: Callable[[], NotificationSubmitted | None],
-        render_report: Callable[[], Awaitable[str]],
+        render_report: Callable[[], Awaitable[str | None]],
     ) -> None:
         self.case = case
         self.answers = answers  # the step the Executive's decision cannot precede: the meeting

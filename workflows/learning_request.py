@@ -20,7 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import LearningRequestForm
     from models import messages
 
-from workflows.case import Case, CaseEnded, CaseWorkflow
+from workflows.case import Case, CaseEnded
+from workflows.case_workflow import CaseWorkflow
 from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
 

@@ -33,11 +33,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from models import messages
 
-from workflows.case import Case, CaseEnded, CaseWorkflow
+from workflows.case import Case, CaseEnded
+from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
+from workflows.retries import CONFIGURATION
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
 
@@ -94,6 +96,7 @@ class LocalReviewWorkflow(CaseWorkflow):
                 working_days_from,
                 case.today(),
                 start_to_close_timeout=CALENDAR_TIMEOUT,
+                retry_policy=CONFIGURATION,
                 summary="Calendar: working days ahead, for the ¶5.5 publication rules",
             )
             await self.recommendations.monitor(self.report.recommendations, self.report.received_on)

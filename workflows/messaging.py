@@ -14,6 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MessageRecord, MessageRequest
     from models.messages import DeliveryRefused, Message
 
+from workflows.retries import MESSAGE_ERRORS, SENDING
+
 if TYPE_CHECKING:
     from workflows.case import Case
 
@@ -55,20 +57,25 @@ class Messenger:
                     document=message.document,
                 ),
                 start_to_close_timeout=SEND_TIMEOUT,
+                retry_policy=SENDING,
                 summary=message.describe(),
             )
         except ActivityError as error:
-            if not (isinstance(error.cause, ApplicationError) and error.cause.type == "MessageRefused"):
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type in MESSAGE_ERRORS):
                 raise
-            await self.refused_by_mail_server(record)
+            await self.not_sent(record, cause)
             return
         record.to = sent.to
         record.status = "sent"
         case.log("message_sent", message.template, key)
 
-    async def refused_by_mail_server(self, record: MessageRecord) -> None:
-        """A permanent refusal is recorded and the Business Unit told; the case goes on."""
-        record.status = "refused"
-        self.case.log("message_refused", record.template, record.key)
+    async def not_sent(self, record: MessageRecord, error: ApplicationError) -> None:
+        """What a retry cannot mend is recorded, shown and told to the Business Unit; the case goes on."""
+        refused = error.type == "MessageRefused"
+        record.status = "refused" if refused else "failed"
+        self.case.log(f"message_{record.status}", record.template, record.key)
+        self.case.needs_attention(f"message {record.template}", error.message)
         if record.template != DeliveryRefused.template:
-            await self.send(DeliveryRefused(refused_template=record.template, refused_key=record.key))
+            reason = "The mail server refused it permanently." if refused else f"{error.message}."
+            await self.send(DeliveryRefused(refused_template=record.template, refused_key=record.key, reason=reason))

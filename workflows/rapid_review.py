@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reports import render_rapid_review_report
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
+from workflows.retries import REPORTS
 from workflows.intake import Table, Takes, answered, at
 
 if TYPE_CHECKING:
@@ -118,26 +120,34 @@ class RapidReview:
             )
         )
 
-    async def render_report(self) -> str:
+    async def render_report(self) -> str | None:
+        """The report as a Word document (activities/reports.py); None, shown on the case, if it cannot be."""
         case, signed = self.case, self.governance.sign_off is not None
         assert self.notification and self.convened and self.meeting and case.partnership
-        rendered = await workflow.execute_activity(
-            render_rapid_review_report,
-            RapidReviewReportRequest(
-                case_id=case.case_id,
-                local_authority=case.local_authority.value,
-                partnership=case.partnership,
-                csons_reference=self.notification.csons_reference,
-                notified_on=self.notification.submitted_on,
-                convened=self.convened,
-                contributions=list(self.contributions.received.values()),
-                meeting=self.meeting,
-                executive=self.governance.executive,
-                sign_off=self.governance.sign_off,
-            ),
-            start_to_close_timeout=RENDER_TIMEOUT,
-            summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else ""),
-        )
+        try:
+            rendered = await workflow.execute_activity(
+                render_rapid_review_report,
+                RapidReviewReportRequest(
+                    case_id=case.case_id,
+                    local_authority=case.local_authority.value,
+                    partnership=case.partnership,
+                    csons_reference=self.notification.csons_reference,
+                    notified_on=self.notification.submitted_on,
+                    convened=self.convened,
+                    contributions=list(self.contributions.received.values()),
+                    meeting=self.meeting,
+                    executive=self.governance.executive,
+                    sign_off=self.governance.sign_off,
+                ),
+                start_to_close_timeout=RENDER_TIMEOUT,
+                retry_policy=REPORTS,
+                summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else ""),
+            )
+        except ActivityError as error:
+            if not (isinstance(error.cause, ApplicationError) and error.cause.type == "ReportInvalid"):
+                raise
+            case.needs_attention("the Rapid Review report", error.cause.message)
+            return None
         return rendered.path
 
     @property
@@ -164,9 +174,6 @@ class RapidReview:
                 f"rapid_review_convened: contributions_due_on ({decision.contributions_due_on}) is after "
                 f"the rapid_review_submission deadline ({submission.due_on})"
             )
-        names = [a.name for a in decision.agencies]
-        if len(names) != len(set(names)):
-            raise DecisionRefused("rapid_review_convened: agencies: each agency must be named once")
 
     def name_agencies(self, decision: RapidReviewConvened) -> None:
         self.contributions.name([(a.name, decision.contributions_due_on) for a in decision.agencies])

@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import SeriousIncidentForm
     from models import messages
 
-from workflows.case import Case, CaseEnded, CaseWorkflow
+from workflows.case import Case, CaseEnded
+from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance

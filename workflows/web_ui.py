@@ -28,7 +28,8 @@ class WebUI:
             (d.due_at for d in deadlines if d.status is DeadlineStatus.OPEN), default=None
         )
         missed = any(d.status is DeadlineStatus.MISSED for d in deadlines)
-        snapshot = (case.stage, next_due, missed, case.partnership)
+        attention = bool(case.attention)
+        snapshot = (case.stage, next_due, missed, case.partnership, attention)
         if snapshot != self.published:
             self.published = snapshot
             updates: list[SearchAttributeUpdate[Any]] = [
@@ -42,6 +43,8 @@ class WebUI:
             ]
             if case.partnership:
                 updates.append(search_attributes.PARTNERSHIP.value_set(case.partnership))
+            if attention:
+                updates.append(search_attributes.NEEDS_ATTENTION.value_set(True))
             workflow.upsert_search_attributes(updates)
         lines = [f"**Stage:** {case.stage.value}"]
         lines += [
