@@ -75,8 +75,6 @@ def outbox_dir() -> Path:
 async def connect():
     """A Temporal client for the configured server, speaking pydantic models."""
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from models.payloads import DATA_CONVERTER
 
-    return await Client.connect(
-        temporal_address(), namespace=temporal_namespace(), data_converter=pydantic_data_converter
-    )
+    return await Client.connect(temporal_address(), namespace=temporal_namespace(), data_converter=DATA_CONVERTER)

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
+from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
 from register.db import engine_for, migrate
@@ -33,7 +33,7 @@ async def env():
     clock is its own, and no case of an earlier test can hold it."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     )
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

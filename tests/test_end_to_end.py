@@ -29,7 +29,7 @@ import pytest
 from sqlmodel import Session, select
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
 from register.db import engine_for
@@ -86,7 +86,7 @@ async def dev_server():
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=search_attributes.ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         dev_server_log_level="error",
     )
     try:

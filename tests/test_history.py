@@ -27,7 +27,7 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
+from models.payloads import DATA_CONVERTER
 from temporalio.worker import Replayer
 
 import settings
@@ -36,7 +36,6 @@ import worker
 from models.working_days import add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Role, Stage
 from models.decisions import Decision
-from models.forms import SeriousIncidentForm
 from tests.test_local_review import commissioned_case, to_final_report
 from tests.journey import (
     Journey,
@@ -112,7 +111,7 @@ async def current_details(handle: WorkflowHandle) -> str:
 
 
 REPLAYER = Replayer(
-    workflows=worker.WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=worker.SANDBOX
+    workflows=worker.WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=worker.SANDBOX
 )
 
 
@@ -283,8 +282,8 @@ async def test_the_missed_deadline_history_replays_its_fired_timers(journey):
 @workflow.defn(name="SeriousIncidentWorkflow", sandboxed=False)
 class TellsTheBusinessUnitFirst(SeriousIncidentWorkflow):
     @workflow.run
-    async def run(self, form: SeriousIncidentForm) -> CaseStatus:
-        return await super().run(form)
+    async def run(self, *submitted: Any) -> CaseStatus:
+        return await super().run(*submitted)
 
     async def receive_form(self) -> None:
         await self.case.look_up_partnership()
@@ -299,7 +298,7 @@ async def test_replay_catches_steps_taken_in_another_order(journey):
 
     altered = Replayer(
         workflows=[TellsTheBusinessUnitFirst],
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
         workflow_runner=worker.SANDBOX,
     )
     with pytest.raises(workflow.NondeterminismError):

@@ -5,19 +5,22 @@ signal) and out (the `status` query), handled through the decision tables of the
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.case import CaseStatus, DecisionReceipt, Stage
-    from models.dates import describe_validation_error
+    from models.dates import describe_validation_error, london_today
     from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
 from workflows.case import Case
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
+M = TypeVar("M", bound=BaseModel)
+CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
 REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
 REASON_LENGTH = 500
 
@@ -40,10 +43,30 @@ class CaseWorkflow:
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
 
     DECISIONS: ClassVar[Table] = ()
+    invalid_start: str | None = None  # why the case could not start (a direct start with a bad id or input)
     PARTS: ClassVar[tuple[Any, ...]] = ()  # the classes of `parts()`, for what is known before a case runs
     OPENED_BY: ClassVar[str] = "the form's receipt"  # the step a decision answers when no later one does
     case: Case
     intake: DecisionIntake
+
+    def read_start(self, model: type[M], submitted: tuple[Any, ...]) -> M | None:
+        """The one input a case starts from, checked like a form at the command line (today's date from
+        the workflow's clock); None, with the reason kept for `refuse_invalid_start`, if it is not."""
+        if not re.fullmatch(CASE_ID, workflow.info().workflow_id):
+            self.invalid_start = "the case id must be letters, digits, '-' and '_' (at most 64), starting with a letter or digit"
+        elif len(submitted) != 1:
+            self.invalid_start = f"a case starts from one {model.__name__}, not {len(submitted)} inputs"
+        else:
+            try:
+                return model.model_validate(submitted[0], context={"today": london_today(workflow.now())})
+            except ValidationError as error:
+                self.invalid_start = bounded(f"invalid {model.__name__}: {describe_validation_error(error)}")
+        return None
+
+    def refuse_invalid_start(self) -> None:
+        """Fail the workflow at once, touching nothing, if it could not start (never retry its first task)."""
+        if self.invalid_start:
+            raise ApplicationError(self.invalid_start, type="InvalidStart", non_retryable=True)
 
     def parts(self) -> list[Any]:
         """The parts of the journey besides the workflow itself, each taking the decisions of its
@@ -84,6 +107,8 @@ class CaseWorkflow:
         if len(payloads) != 1:
             self.refuse_signal(None, f"not a decision: a decision signal carries one input, not {len(payloads)}")
             return
+        if self.invalid_start:
+            return  # the case did not start: there is nothing to record it on
         (payload,) = payloads
         try:
             decision = Decision.model_validate(payload)
@@ -123,9 +148,13 @@ class CaseWorkflow:
 
     @workflow.query
     def status(self) -> CaseStatus:
+        if self.invalid_start:
+            raise ApplicationError(f"the case did not start: {self.invalid_start}")
         return self.case.status()
 
     def check(self, decision: Decision) -> DecisionModel:
+        if self.invalid_start:
+            raise DecisionRefused(f"the case did not start: {self.invalid_start}")
         accepted = {d.name for d in self.case.decisions if d.accepted}
         return self.intake.check(decision, self.case.stage, accepted, self.case.today())
 

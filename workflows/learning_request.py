@@ -33,7 +33,10 @@ class LearningRequestWorkflow(CaseWorkflow):
     PARTS = (Recommendations,)
 
     @workflow.init
-    def __init__(self, form: LearningRequestForm) -> None:
+    def __init__(self, *submitted: Any) -> None:
+        form = self.read_start(LearningRequestForm, submitted)
+        if form is None:
+            return
         self.case = Case.from_form(CaseKind.LEARNING_REQUEST, form, Stage.PARTNERSHIP_DECISION, details=self.details)
         self.form = form
         self.decision: LearningRequestDecision | None = None
@@ -45,7 +48,9 @@ class LearningRequestWorkflow(CaseWorkflow):
         return [self.recommendations]
 
     @workflow.run
-    async def run(self, form: LearningRequestForm) -> CaseStatus:
+    async def run(self, *submitted: Any) -> CaseStatus:
+        """Starts from one Learning Request Form (`LearningRequestForm`)."""
+        self.refuse_invalid_start()
         case = self.case
         try:
             await self.receive_form()

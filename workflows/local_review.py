@@ -56,7 +56,10 @@ class LocalReviewWorkflow(CaseWorkflow):
     OPENED_BY = "the decision to commission the review"
 
     @workflow.init
-    def __init__(self, commission: LocalReviewCommission) -> None:
+    def __init__(self, *submitted: Any) -> None:
+        commission = self.read_start(LocalReviewCommission, submitted)
+        if commission is None:
+            return
         self.case = Case(
             kind=CaseKind.LOCAL_REVIEW,
             local_authority=commission.local_authority,
@@ -82,7 +85,10 @@ class LocalReviewWorkflow(CaseWorkflow):
         return [self.contributions, self.recommendations]
 
     @workflow.run
-    async def run(self, commission: LocalReviewCommission) -> CaseStatus:
+    async def run(self, *submitted: Any) -> CaseStatus:
+        """Starts from the Executive's decision to commission it (`LocalReviewCommission`)."""
+        self.refuse_invalid_start()
+        commission = self.commission
         case = self.case
         try:
             publication = await case.clocks.start(

@@ -42,7 +42,10 @@ class SeriousIncidentWorkflow(CaseWorkflow):
     PARTS = (RapidReview, AgencyContributions, Governance)
 
     @workflow.init
-    def __init__(self, form: SeriousIncidentForm) -> None:
+    def __init__(self, *submitted: Any) -> None:
+        form = self.read_start(SeriousIncidentForm, submitted)
+        if form is None:
+            return
         self.case = Case.from_form(CaseKind.SERIOUS_INCIDENT, form, Stage.DSP_MEETING, details=self.details)
         self.form = form
         self.dsp_decision: DspDecision | None = None
@@ -57,7 +60,9 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         return [self.rapid_review, self.rapid_review.contributions, self.rapid_review.governance]
 
     @workflow.run
-    async def run(self, form: SeriousIncidentForm) -> CaseStatus:
+    async def run(self, *submitted: Any) -> CaseStatus:
+        """Starts from one Serious Incident Notification Request Form (`SeriousIncidentForm`)."""
+        self.refuse_invalid_start()
         # Handlers move the stage as decisions arrive (several may arrive at once); the journey
         # below follows the decisions recorded, so no step is skipped however fast they come.
         try:
