@@ -44,6 +44,12 @@ def reports_dir() -> Path:
     return Path(os.environ.get("SAFEGUARDING_REPORTS_DIR", PROJECT_DIR / "reports"))
 
 
+def documents_dir() -> Path:
+    """Where documents that go with decisions (the reviewer's report) are kept, one folder per case:
+    the command line copies them in; the worker reads only there."""
+    return Path(os.environ.get("SAFEGUARDING_DOCUMENTS_DIR", PROJECT_DIR / "documents"))
+
+
 @dataclass(frozen=True)
 class Smtp:
     host: str

@@ -31,6 +31,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings
+from activities.files import store_document
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
 from models.decisions import Decision, DecisionName, DecisionRefused, parse_decision
@@ -110,14 +111,27 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
     return {"case_id": case_id, "kind": kind.value, "local_authority": authority, "web_ui": case_url(case_id)}
 
 
+DOCUMENT_FIELDS = ("report_file",)  # a decision's fields that name a file to go with it
+
+
 async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
-    decision = Decision(name=name, body=read_json(path))
+    body = read_json(path)
+    if not isinstance(body, dict):
+        raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
+    documents = {field: body.pop(field) for field in DOCUMENT_FIELDS if isinstance(body.get(field), str)}
+    decision = Decision(name=name, body=body)
     try:
         parse_decision(decision, today=today())  # a quick, local refusal of what cannot be valid
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
     client = await settings.connect()
-    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
+    target = await decision_target(client, case_id, name)
+    for field, document in documents.items():  # stored in the case's own folder: the case gets its name
+        try:
+            body[field] = store_document(Path(path).parent / document, target)
+        except ValueError as error:
+            raise Refused(f"{field}: {error}") from None
+    handle = client.get_workflow_handle(target)
     try:
         return await handle.execute_update(CaseWorkflow.decide, decision)
     except WorkflowUpdateFailedError as error:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, ValidationError, model_validator
 
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
-from models.text import MANY, Name, Reference, Text, Url, named_once
+from models.text import MANY, DocumentName, Name, Reference, Text, Url, named_once
 
 
 class DecisionName(StrEnum):
@@ -269,14 +269,15 @@ def _unique_ids(recommendations: list[Recommendation]) -> None:
 
 
 class FinalReportReceived(DecisionModel, name=DecisionName.FINAL_REPORT_RECEIVED, happened="received_on"):
-    """¶5.4: the reviewer's report and its recommendations; `report_file`, where the Business Unit saved
-    the report (a path the worker can read), sends it with the copies before publication (¶5.5)."""
+    """¶5.4: the reviewer's report and its recommendations; `report_file`, the report (Word or PDF), goes
+    with the copies before publication (¶5.5): the command line stores the file it names in the case's
+    documents folder, and the case knows it by that stored name only."""
 
     step = "the final report"
 
     received_on: HappenedOn
     recommendations: list[Recommendation] = Field(max_length=MANY)
-    report_file: str | None = None
+    report_file: DocumentName | None = None
 
     @model_validator(mode="after")
     def _ids(self) -> FinalReportReceived:

@@ -51,6 +51,19 @@ def _web_address(value: str) -> str:
     return value
 
 
+def _document_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value) or ".." in value:
+        raise ValueError(
+            "must name a document stored in the case's documents folder (starter.py decide stores the file "
+            "given there), not a path"
+        )
+    return value
+
+
+# A document that goes with a decision: a file the command line stored in the case's documents folder.
+DocumentName = Annotated[str, AfterValidator(_document_name)]
+
+
 def normalised(name: str) -> str:
     """A name as the case compares it: "Cleveland Police" and "cleveland-police" are one agency."""
     return re.sub(r"[^0-9a-z]+", "", name.casefold())

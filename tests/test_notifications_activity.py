@@ -15,6 +15,7 @@ from pathlib import Path
 from string import Template
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import send_message
@@ -208,22 +209,25 @@ async def test_addresses_come_from_the_routing_file(tmp_path, monkeypatch):
 
 
 async def test_referrer_without_an_address_is_an_error_and_nothing_is_sent(outbox):
-    with pytest.raises(ValueError, match="referrer") as caught:
+    with pytest.raises(ApplicationError, match="referrer") as caught:
         await send(request("rationale_to_referrer", [Role.REFERRER, Role.BUSINESS_UNIT], RATIONALE_CONTEXT, referrer_email=None))
     assert "rationale_to_referrer" in str(caught.value)
+    assert (caught.value.type, caught.value.non_retryable) == ("RoutingError", True)
     assert files_in(outbox) == []
 
 
 async def test_a_missing_template_variable_is_an_error_and_nothing_is_sent(outbox):
     context = {k: v for k, v in REMINDER_CONTEXT.items() if k != "needed"}
-    with pytest.raises(KeyError, match="needed"):
+    with pytest.raises(ApplicationError, match="needed") as caught:
         await send(request("deadline_reminder", [Role.BUSINESS_UNIT], context))
+    assert (caught.value.type, caught.value.non_retryable) == ("TemplateError", True)
     assert files_in(outbox) == []
 
 
 async def test_an_unknown_template_is_an_error(outbox):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ApplicationError, match="no_such_template") as caught:
         await send(request("no_such_template"))
+    assert (caught.value.type, caught.value.non_retryable) == ("TemplateError", True)
     assert files_in(outbox) == []
 
 
@@ -576,13 +580,15 @@ async def test_an_agency_is_written_to_at_its_own_address_first(outbox):
 
 
 async def test_a_message_needs_a_recipient(outbox):
-    with pytest.raises(ValueError, match="no recipient"):
+    with pytest.raises(ApplicationError, match="no recipient"):
         await send(request("contribution_request", [], {"agency": "A", "due_on": "x", "meeting_on": "y"}))
     assert files_in(outbox) == []
 
 
-async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox):
-    document = tmp_path / "rapid-review-report-final.docx"
+async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox, monkeypatch):
+    monkeypatch.setenv("SAFEGUARDING_REPORTS_DIR", str(tmp_path / "reports"))
+    document = tmp_path / "reports" / CASE_ID / "rapid-review-report-final.docx"
+    document.parent.mkdir(parents=True)
     document.write_bytes(b"PK\x03\x04 a docx is a zip")
     message_request = request(
         "report_to_national_panel",
