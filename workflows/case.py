@@ -73,6 +73,7 @@ class Case:
         self.messages: list[MessageRecord] = []
         self.attention: list[Attention] = []
         self.refused_not_kept = 0
+        self.withdrawal_ends_any_step = False  # set by CaseWorkflow.follow for cases started from 0.2
         self.details = details
         self.register = RegisterFeed(self)
         self.clocks = Clocks(self)
@@ -187,7 +188,7 @@ class Case:
     async def finish(self) -> CaseStatus:
         """Cancel what is still open, let reminders in flight finish, and end the case."""
         self.clocks.cancel_all()
-        await self.clocks.settle()
+        await self.clocks.settle(cancel_sends=self.withdrawal_ends_any_step and self.stage is Stage.WITHDRAWN)
         self.publish()
         await workflow.wait_condition(workflow.all_handlers_finished)
         self.log("case_ended", self.stage.value, self.closed_reason)

@@ -4,7 +4,10 @@ signal) and out (the `status` query), handled through the decision tables of the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
@@ -16,10 +19,11 @@ with workflow.unsafe.imports_passed_through():
     from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
     from pydantic import BaseModel, ValidationError
 
-from workflows.case import Case
+from workflows.case import Case, CaseEnded
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
+WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"  # workflow.patched: cases started from release 0.2
 CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
 REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
 REASON_LENGTH = 500
@@ -67,6 +71,22 @@ class CaseWorkflow:
         """Fail the workflow at once, touching nothing, if it could not start (never retry its first task)."""
         if self.invalid_start:
             raise ApplicationError(self.invalid_start, type="InvalidStart", non_retryable=True)
+
+    async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
+        """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,
+        such as an activity retrying while a server or the routing file is mended."""
+        if not workflow.patched(WITHDRAWAL_ENDS_ANY_STEP):
+            await journey  # a case started before this release follows its journey as it always did
+            return
+        self.case.withdrawal_ends_any_step = True
+        steps = asyncio.create_task(journey)
+        await workflow.wait_condition(lambda: steps.done() or self.case.stage is Stage.WITHDRAWN)
+        if not steps.done():
+            steps.cancel()
+            with contextlib.suppress(asyncio.CancelledError, CaseEnded):
+                await steps
+            raise CaseEnded()
+        await steps
 
     def parts(self) -> list[Any]:
         """The parts of the journey besides the workflow itself, each taking the decisions of its

@@ -155,6 +155,11 @@ class Clocks:
                 pass
         return record.status is DeadlineStatus.OPEN
 
-    async def settle(self) -> None:
-        """Let reminders and escalations in flight finish."""
+    async def settle(self, cancel_sends: bool = False) -> None:
+        """Let reminders and escalations in flight finish; a withdrawn case stops those still trying."""
+        if cancel_sends:
+            for watcher in self.watchers:
+                watcher.cancel()
+            await asyncio.gather(*self.watchers, return_exceptions=True)
+            return
         await asyncio.gather(*self.watchers)

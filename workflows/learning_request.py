@@ -51,27 +51,29 @@ class LearningRequestWorkflow(CaseWorkflow):
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from one Learning Request Form (`LearningRequestForm`)."""
         self.refuse_invalid_start()
-        case = self.case
         try:
-            await self.receive_form()
-            await case.until(lambda: self.decision is not None)
-            await self.tell_referrer()
-            if self.decision and self.decision.decision == "learning_review":
-                await case.until(lambda: self.review is not None)
-                await self.share_learning()
-                assert self.review is not None
-                await self.recommendations.monitor(self.review.recommendations, self.review.completed_on)
-                await case.until(self.recommendations.finished)
-                if case.stage is Stage.MONITORING:
-                    case.close(
-                        f"Learning review completed on {self.review.completed_on}; "
-                        "every recommendation completed or closed"
-                    )
+            await self.follow(self.journey())
         except CaseEnded:
-            await case.announce_withdrawal()
-        return await case.finish()
+            await self.case.announce_withdrawal()
+        return await self.case.finish()
 
     # ---- the journey ------------------------------------------------------------------------------
+
+    async def journey(self) -> None:
+        case = self.case
+        await self.receive_form()
+        await case.until(lambda: self.decision is not None)
+        await self.tell_referrer()
+        if self.decision and self.decision.decision == "learning_review":
+            await case.until(lambda: self.review is not None)
+            await self.share_learning()
+            assert self.review is not None
+            await self.recommendations.monitor(self.review.recommendations, self.review.completed_on)
+            await case.until(self.recommendations.finished)
+            if case.stage is Stage.MONITORING:
+                case.close(
+                    f"Learning review completed on {self.review.completed_on}; every recommendation completed or closed"
+                )
 
     async def receive_form(self) -> None:
         """¶3.1: the Business Unit of the partnership is told of the request."""

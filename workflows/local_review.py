@@ -88,39 +88,40 @@ class LocalReviewWorkflow(CaseWorkflow):
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from the Executive's decision to commission it (`LocalReviewCommission`)."""
         self.refuse_invalid_start()
-        commission = self.commission
-        case = self.case
         try:
-            publication = await case.clocks.start(
-                Clock.LCSPR_PUBLICATION, commission.decided_on, Watch(remind=[Role.BUSINESS_UNIT])
-            )
-            await case.until(lambda: self.terms is not None)
-            await self.ask_agencies(publication.due_on)
-            await case.until(lambda: self.report is not None)
-            assert self.report is not None
-            self.working_days = await workflow.execute_activity(
-                working_days_from,
-                case.today(),
-                start_to_close_timeout=CALENDAR_TIMEOUT,
-                retry_policy=CONFIGURATION,
-                summary="Calendar: working days ahead, for the ¶5.5 publication rules",
-            )
-            await self.recommendations.monitor(self.report.recommendations, self.report.received_on)
-            await case.until(lambda: self.schedule is not None)
-            await self.send_copies()
-            await case.until(lambda: self.publication is not None)
-            await self.keep_public()
-            await case.until(lambda: self.recommendations.finished() and self.public_year_over())
-            assert self.publication is not None
-            case.close(
-                f"LCSPR published on {self.publication.published_on}; every recommendation completed or "
-                "closed; public for a year"
-            )
+            await self.follow(self.journey())
         except CaseEnded:
             pass  # the case withdrew its local review; the case tells the Business Unit
-        return await case.finish()
+        return await self.case.finish()
 
     # ---- the journey ------------------------------------------------------------------------------
+
+    async def journey(self) -> None:
+        case = self.case
+        watch = Watch(remind=[Role.BUSINESS_UNIT])
+        publication = await case.clocks.start(Clock.LCSPR_PUBLICATION, self.commission.decided_on, watch)
+        await case.until(lambda: self.terms is not None)
+        await self.ask_agencies(publication.due_on)
+        await case.until(lambda: self.report is not None)
+        assert self.report is not None
+        self.working_days = await workflow.execute_activity(
+            working_days_from,
+            case.today(),
+            start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=CONFIGURATION,
+            summary="Calendar: working days ahead, for the ¶5.5 publication rules",
+        )
+        await self.recommendations.monitor(self.report.recommendations, self.report.received_on)
+        await case.until(lambda: self.schedule is not None)
+        await self.send_copies()
+        await case.until(lambda: self.publication is not None)
+        await self.keep_public()
+        await case.until(lambda: self.recommendations.finished() and self.public_year_over())
+        assert self.publication is not None
+        case.close(
+            f"LCSPR published on {self.publication.published_on}; every recommendation completed or closed; "
+            "public for a year"
+        )
 
     async def ask_agencies(self, publication_due_on: date) -> None:
         """¶5.3: each agency in the Terms of Reference is asked for its contribution, by its date."""

@@ -3,6 +3,7 @@ the message's step, and a case never uses a key twice."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -60,6 +61,9 @@ class Messenger:
                 retry_policy=SENDING,
                 summary=message.describe(),
             )
+        except asyncio.CancelledError:
+            record.status = "cancelled"  # the case was withdrawn while it was being sent
+            raise
         except ActivityError as error:
             cause = error.cause
             if not (isinstance(cause, ApplicationError) and cause.type in MESSAGE_ERRORS):

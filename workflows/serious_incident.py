@@ -66,19 +66,22 @@ class SeriousIncidentWorkflow(CaseWorkflow):
         # Handlers move the stage as decisions arrive (several may arrive at once); the journey
         # below follows the decisions recorded, so no step is skipped however fast they come.
         try:
-            await self.receive_form()
-            await self.case.until(lambda: self.dsp_decision is not None)
-            if not self.decided_to_notify():
-                await self.not_notified()
-            if self.decided_to_notify():
-                await self.notify_panel()
-                await self.rapid_review.run()
+            await self.follow(self.journey())
         except CaseEnded:
             await self.rapid_review.governance.withdraw_local_review()
             await self.case.announce_withdrawal()
         return await self.case.finish()
 
     # ---- the journey ------------------------------------------------------------------------------
+
+    async def journey(self) -> None:
+        await self.receive_form()
+        await self.case.until(lambda: self.dsp_decision is not None)
+        if not self.decided_to_notify():
+            await self.not_notified()
+        if self.decided_to_notify():
+            await self.notify_panel()
+            await self.rapid_review.run()
 
     async def receive_form(self) -> None:
         """¶2.5-2.6: the Business Unit is told; the DSP clock starts; the Independent Scrutineer is invited."""
