@@ -21,6 +21,8 @@ read -r -a search_attribute_flags <<<"$(.venv/bin/python -c 'from workflows impo
   --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
   --namespace "${TEMPORAL_NAMESPACE:-default}" \
   --log-level warn \
+  --dynamic-config-value limit.blobSize.warn=65536 \
+  --dynamic-config-value limit.blobSize.error=262144 \
   "${search_attribute_flags[@]}" &
 server=$!
 trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT

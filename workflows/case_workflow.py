@@ -5,13 +5,12 @@ signal) and out (the `status` query), handled through the decision tables of the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from models.case import CaseStatus, DecisionReceipt, Stage
@@ -83,8 +82,13 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: steps.done() or self.case.stage is Stage.WITHDRAWN)
         if not steps.done():
             steps.cancel()
-            with contextlib.suppress(asyncio.CancelledError, CaseEnded):
+            try:
                 await steps
+            except (asyncio.CancelledError, CaseEnded):
+                pass
+            except ActivityError as error:  # the step's activity, cancelled
+                if not isinstance(error.cause, CancelledError):
+                    raise
             raise CaseEnded()
         await steps
 
