@@ -13,7 +13,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import CaseStatus, DecisionReceipt, Stage
+    from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
+    from models.forms import LearningRequestForm, SeriousIncidentForm
     from models.dates import describe_validation_error, london_today
     from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
     from pydantic import BaseModel, ValidationError
@@ -22,6 +23,7 @@ from workflows.case import Case, CaseEnded
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
+Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
 WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"  # workflow.patched: cases started from release 0.2
 CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
 REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
@@ -70,6 +72,30 @@ class CaseWorkflow:
         """Fail the workflow at once, touching nothing, if it could not start (never retry its first task)."""
         if self.invalid_start:
             raise ApplicationError(self.invalid_start, type="InvalidStart", non_retryable=True)
+
+    async def run_case(self) -> CaseStatus:
+        """What every journey's run does: refuse an invalid start, follow the journey until it ends or
+        the case is withdrawn (then `withdrawn_case`), close what is still open and end."""
+        self.refuse_invalid_start()
+        try:
+            await self.follow(self.journey())
+        except CaseEnded:
+            await self.withdrawn_case()
+        return await self.case.finish()
+
+    async def journey(self) -> None:
+        raise NotImplementedError
+
+    async def withdrawn_case(self) -> None:
+        """What a journey does when the case is withdrawn: tell the Business Unit."""
+        await self.case.announce_withdrawal()
+
+    def open_case(self, kind: CaseKind, model: type[Form], submitted: tuple[Any, ...], stage: Stage) -> Form | None:
+        """The form the case starts from, and the case opened from it; None if the start is invalid."""
+        form = self.read_start(model, submitted)
+        if form is not None:
+            self.case = Case.from_form(kind, form, stage, details=self.details)
+        return form
 
     async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
         """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import LearningRequestForm
     from models import messages
 
-from workflows.case import Case, CaseEnded
 from workflows.case_workflow import CaseWorkflow
 from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
@@ -34,10 +33,9 @@ class LearningRequestWorkflow(CaseWorkflow):
 
     @workflow.init
     def __init__(self, *submitted: Any) -> None:
-        form = self.read_start(LearningRequestForm, submitted)
+        form = self.open_case(CaseKind.LEARNING_REQUEST, LearningRequestForm, submitted, Stage.PARTNERSHIP_DECISION)
         if form is None:
             return
-        self.case = Case.from_form(CaseKind.LEARNING_REQUEST, form, Stage.PARTNERSHIP_DECISION, details=self.details)
         self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
@@ -50,12 +48,7 @@ class LearningRequestWorkflow(CaseWorkflow):
     @workflow.run
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from one Learning Request Form (`LearningRequestForm`)."""
-        self.refuse_invalid_start()
-        try:
-            await self.follow(self.journey())
-        except CaseEnded:
-            await self.case.announce_withdrawal()
-        return await self.case.finish()
+        return await self.run_case()
 
     # ---- the journey ------------------------------------------------------------------------------
 
