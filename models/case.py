@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
@@ -14,9 +14,9 @@ from models.forms import LocalAuthority
 class CaseKind(StrEnum):
     """Which journey a case follows."""
 
-    SERIOUS_INCIDENT = "serious_incident"
-    LEARNING_REQUEST = "learning_request"
-    LOCAL_REVIEW = "local_review"  # an LCSPR: a child workflow of its serious-incident case
+    SERIOUS_INCIDENT = auto()
+    LEARNING_REQUEST = auto()
+    LOCAL_REVIEW = auto()  # an LCSPR: a child workflow of its serious-incident case
 
 
 class Stage(StrEnum):
@@ -65,10 +65,10 @@ class Clock(StrEnum):
 class DeadlineStatus(StrEnum):
     """Open until the step happens; met or missed by the date it happened; cancelled with the case."""
 
-    OPEN = "open"
-    MET = "met"
-    MISSED = "missed"
-    CANCELLED = "cancelled"
+    OPEN = auto()
+    MET = auto()
+    MISSED = auto()
+    CANCELLED = auto()
 
 
 class DeadlineRequest(BaseModel):

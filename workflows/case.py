@@ -131,16 +131,10 @@ class Case:
 
     def status(self) -> CaseStatus:
         return CaseStatus(
-            case_id=self.case_id,
-            kind=self.kind,
-            stage=self.stage,
-            local_authority=self.local_authority,
-            partnership=self.partnership,
-            received_on=self.received_on,
+            **self.summary().model_dump(exclude={"next_due_on", "missed"}),
             deadlines=list(self.deadlines.values()),
             decisions=list(self.decisions),
             messages=list(self.messages),
-            closed_reason=self.closed_reason,
             details=self.details(),
             attention=list(self.attention),
             refused_not_kept=self.refused_not_kept,

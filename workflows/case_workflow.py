@@ -48,6 +48,7 @@ class CaseWorkflow:
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
 
     DECISIONS: ClassVar[Table] = ()
+    form: SeriousIncidentForm | LearningRequestForm  # what a case opened by a form started from
     invalid_start: str | None = None  # why the case could not start (a direct start with a bad id or input)
     PARTS: ClassVar[tuple[Any, ...]] = ()  # the classes of `parts()`, for what is known before a case runs
     OPENED_BY: ClassVar[str] = "the form's receipt"  # the step a decision answers when no later one does
@@ -90,12 +91,14 @@ class CaseWorkflow:
         """What a journey does when the case is withdrawn: tell the Business Unit."""
         await self.case.announce_withdrawal()
 
-    def open_case(self, kind: CaseKind, model: type[Form], submitted: tuple[Any, ...], stage: Stage) -> Form | None:
-        """The form the case starts from, and the case opened from it; None if the start is invalid."""
+    def open_case(self, kind: CaseKind, model: type[Form], submitted: tuple[Any, ...], stage: Stage) -> bool:
+        """Keep the form the case starts from (`form`) and open the case from it; False if the start is invalid."""
         form = self.read_start(model, submitted)
-        if form is not None:
-            self.case = Case.from_form(kind, form, stage, details=self.details)
-        return form
+        if form is None:
+            return False
+        self.form = form
+        self.case = Case.from_form(kind, form, stage, details=self.details)
+        return True
 
     async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
         """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,

@@ -30,13 +30,12 @@ class LearningRequestWorkflow(CaseWorkflow):
     """A learning request from the form to its review's last recommendation (¶3, ¶5.4)."""
 
     PARTS = (Recommendations,)
+    form: LearningRequestForm
 
     @workflow.init
     def __init__(self, *submitted: Any) -> None:
-        form = self.open_case(CaseKind.LEARNING_REQUEST, LearningRequestForm, submitted, Stage.PARTNERSHIP_DECISION)
-        if form is None:
+        if not self.open_case(CaseKind.LEARNING_REQUEST, LearningRequestForm, submitted, Stage.PARTNERSHIP_DECISION):
             return
-        self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
         self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "review"))

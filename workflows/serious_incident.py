@@ -39,13 +39,12 @@ class SeriousIncidentWorkflow(CaseWorkflow):
     the Rapid Review, its agencies' contributions and governance (the local review is a child workflow)."""
 
     PARTS = (RapidReview, AgencyContributions, Governance)
+    form: SeriousIncidentForm
 
     @workflow.init
     def __init__(self, *submitted: Any) -> None:
-        form = self.open_case(CaseKind.SERIOUS_INCIDENT, SeriousIncidentForm, submitted, Stage.DSP_MEETING)
-        if form is None:
+        if not self.open_case(CaseKind.SERIOUS_INCIDENT, SeriousIncidentForm, submitted, Stage.DSP_MEETING):
             return
-        self.form = form
         self.dsp_decision: DspDecision | None = None
         self.challenge: ChallengeRaised | None = None
         self.challenge_outcome: ChallengeResolved | None = None
