@@ -3,6 +3,7 @@
     python starter.py serious-incident FORM.json [--json]
     python starter.py learning-request FORM.json [--json]
     python starter.py decide CASE_ID DECISION_NAME FILE.json
+    python starter.py correct CASE_ID DECISION_NAME FILE.json --reason TEXT
     python starter.py status CASE_ID [--json]
     python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
     python starter.py audit CASE_ID [--csv]
@@ -34,7 +35,7 @@ import settings
 from activities.files import store_document
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
-from models.decisions import Decision, DecisionName, DecisionRefused, parse_decision
+from models.decisions import Correction, Decision, DecisionName, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
@@ -184,6 +185,29 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
         raise Refused(rpc_reason(case_id, error)) from None
 
 
+async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionReceipt:
+    """Replace a recorded decision's content (workflows/corrections.py); the case refuses what cannot be."""
+    body = read_json(path)
+    if not isinstance(body, dict):
+        raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
+    try:
+        parse_decision(Decision(name=name, body=body), today=today())
+        correction = Correction(name=name, body=body, reason=reason)
+    except DecisionRefused as refused:
+        raise Refused(str(refused)) from None
+    except ValidationError as error:
+        raise Refused(f"--reason: {describe_validation_error(error)}") from None
+    client = await settings.connect()
+    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
+    try:
+        return await handle.execute_update(CaseWorkflow.correct, correction)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as error:
+        raise Refused(rpc_reason(case_id, error)) from None
+
+
 async def decision_target(client: Client, case_id: str, name: str) -> str:
     """The workflow a decision goes to: the case, or its local review (a child workflow, ¶5) for a
     decision the local review takes and the case does not take now. Staff always give the case's own id."""
@@ -318,6 +342,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     decide_parser.add_argument("case_id")
     decide_parser.add_argument("decision_name")
     decide_parser.add_argument("file")
+    correct_parser = commands.add_parser("correct", help="replace a recorded decision's content")
+    correct_parser.add_argument("case_id")
+    correct_parser.add_argument("decision_name")
+    correct_parser.add_argument("file")
+    correct_parser.add_argument("--reason", required=True, help="why the recorded decision was wrong")
     status_parser = commands.add_parser("status", help="show a case")
     status_parser.add_argument("case_id")
     status_parser.add_argument("--json", action="store_true")
@@ -355,6 +384,9 @@ async def run(args: argparse.Namespace) -> None:
     elif args.command == "decide":
         receipt = await decide(args.case_id, args.decision_name, args.file)
         say(f"{receipt.name} accepted by case {receipt.case_id}; stage now {receipt.stage.value}")
+    elif args.command == "correct":
+        receipt = await correct(args.case_id, args.decision_name, args.file, args.reason)
+        say(f"{receipt.name} corrected on case {receipt.case_id}; stage now {receipt.stage.value}")
     elif args.command == "status":
         case = await status(args.case_id)
         if args.json:

@@ -114,6 +114,8 @@ class DecisionRecord(BaseModel):
     reason: str | None = None
     received_at: datetime
     via: str
+    recorded_by: str | None = Field(default=None, description="who recorded it, as the decision says")
+    replaces: int | None = Field(default=None, description="a correction: the index of the decision it replaces")
 
 
 class Role(StrEnum):
@@ -240,6 +242,7 @@ class CaseEvent(BaseModel):
     kind: str
     name: str
     detail: str | None = None
+    actor: str | None = None  # who recorded the decision the event is about
 
 
 class CaseSummary(BaseModel):

@@ -384,6 +384,17 @@ class Decision(BaseModel):
     body: dict[str, Any]
 
 
+class Correction(BaseModel):
+    """A recorded decision's content put right: the decision as it should have been, and why."""
+
+    name: str
+    body: dict[str, Any]
+    reason: Text
+
+    def decision(self) -> Decision:
+        return Decision(name=self.name, body=self.body)
+
+
 class DecisionRefused(ValueError):
     """A decision the case will not accept; the message says why and carries no personal data."""
 

@@ -13,13 +13,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
+    from models import messages
+    from models.case import FINAL_STAGES, CaseKind, CaseStatus, DecisionReceipt, DecisionRecord, Stage
     from models.forms import LearningRequestForm, SeriousIncidentForm
     from models.dates import describe_validation_error, london_today
-    from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
+    from models.decisions import CaseWithdrawn, Correction, Decision, DecisionModel, DecisionRefused, outcome_of
     from pydantic import BaseModel, ValidationError
 
 from workflows.case import Case, CaseEnded
+from workflows.corrections import apply_correction, changed_fields, check_correction, summary_of
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +36,12 @@ def known_name(name: object) -> str:
     """A decision's name as the case records it: a name like a decision's (a few lower-case words joined
     by underscores), or a placeholder; never anything longer or stranger a sender put there."""
     return name if isinstance(name, str) and re.fullmatch(r"[a-z][a-z_]{0,39}", name) else "(not a decision)"
+
+
+def stated_recorder(body: dict[str, Any]) -> str | None:
+    """Who a refused decision says recorded it, if that is an address (never anything else it holds)."""
+    stated = body.get("recorded_by")
+    return stated if isinstance(stated, str) and re.fullmatch(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}", stated) else None
 
 
 def bounded(text: str) -> str:
@@ -172,17 +180,17 @@ class CaseWorkflow:
         try:
             parsed = self.check(decision)
         except DecisionRefused as refused:
-            self.refuse_signal(decision.name, str(refused))
+            self.refuse_signal(decision.name, str(refused), stated_recorder(decision.body))
             return
         self.accept(parsed, via="signal")
 
-    def refuse_signal(self, name: object, reason: str) -> None:
+    def refuse_signal(self, name: object, reason: str, by: str | None = None) -> None:
         """The first refused signals are kept one by one; after that they are counted (`status`,
         `refused_not_kept`) and the register is told every hundredth, so junk cannot grow a case."""
         case = self.case
         kept = sum(not d.accepted and d.via == "signal" for d in case.decisions)
         if kept < REFUSED_SIGNALS_KEPT:
-            case.record(known_name(name), False, bounded(reason), "signal")
+            case.record(known_name(name), False, bounded(reason), "signal", by=by)
             return
         case.refused_not_kept += 1
         if case.refused_not_kept % 100 == 1:
@@ -199,6 +207,53 @@ class CaseWorkflow:
         """Refuses a wrong-stage, duplicate, mis-dated or invalid decision before anything is written."""
         self.check(decision)
 
+    @workflow.update(name="correct")
+    async def correct(self, correction: Correction) -> DecisionReceipt:
+        """A recorded decision's content put right (workflows/corrections.py): the reason and the person
+        are recorded, the original stays in the audit, its clock is judged again, the Business Unit told."""
+        case = self.case
+        corrected = self.check_correction(correction)
+        original = apply_correction(self.intake, corrected)
+        replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
+        case.decisions.append(
+            DecisionRecord(
+                name=corrected.name,
+                accepted=True,
+                reason=correction.reason,
+                received_at=workflow.now(),
+                via="correction",
+                recorded_by=corrected.recorded_by,
+                replaces=replaced,
+            )
+        )
+        changes = changed_fields(original, corrected)
+        case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=corrected.recorded_by)
+        case.publish()
+        number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
+        await case.send(
+            messages.DecisionCorrected(
+                decision=corrected.name,
+                number=number,
+                reason=correction.reason,
+                corrected_by=corrected.recorded_by,
+                was=summary_of(original, changes),
+                now=summary_of(corrected, changes),
+            )
+        )
+        return DecisionReceipt(case_id=case.case_id, name=corrected.name, stage=case.stage)
+
+    @correct.validator
+    def validate_correction(self, correction: Correction) -> None:
+        self.check_correction(correction)
+
+    def check_correction(self, correction: Correction) -> DecisionModel:
+        if self.invalid_start:
+            raise DecisionRefused(f"the case did not start: {self.invalid_start}")
+        if self.case.stage in FINAL_STAGES:
+            raise DecisionRefused(f"the case is {self.case.stage.value}: it takes no more corrections")
+        accepted = {d.name for d in self.case.decisions if d.accepted}
+        return check_correction(self.intake, correction, accepted, self.case.today())
+
     @workflow.query
     def status(self) -> CaseStatus:
         if self.invalid_start:
@@ -212,7 +267,7 @@ class CaseWorkflow:
         return self.intake.check(decision, self.case.stage, accepted, self.case.today())
 
     def accept(self, decision: DecisionModel, via: str) -> None:
-        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision))
+        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=decision.recorded_by)
         self.intake.apply(decision)
         self.case.publish()
 
