@@ -32,6 +32,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings
+import signing
 from activities.files import store_document
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
@@ -155,7 +156,7 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
     return {"case_id": case_id, "kind": kind.value, "local_authority": authority, "web_ui": case_url(case_id)}
 
 
-DOCUMENT_FIELDS = ("report_file",)  # a decision's fields that name a file to go with it
+DOCUMENT_FIELDS = ("report_file", "written_sign_off")  # a decision's fields that name a file to go with it
 
 
 async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
@@ -175,6 +176,7 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
             body[field] = store_document(Path(path).parent / document, target)
         except ValueError as error:
             raise Refused(f"{field}: {error}") from None
+    decision = signed(case_id, decision)
     handle = client.get_workflow_handle(target)
     try:
         return await handle.execute_update(CaseWorkflow.decide, decision)
@@ -193,6 +195,7 @@ async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionRe
     try:
         parse_decision(Decision(name=name, body=body), today=today())
         correction = Correction(name=name, body=body, reason=reason)
+        correction = correction.model_copy(update={"signature": signed(case_id, correction.decision()).signature})
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
     except ValidationError as error:
@@ -206,6 +209,16 @@ async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionRe
         raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
+
+
+def signed(case_id: str, decision: Decision) -> Decision:
+    """The decision signed by the command line as the person it acts for (signing.py)."""
+    try:
+        person = signing.acting_person()
+    except LookupError as error:
+        raise Refused(str(error)) from None
+    signature = signing.sign(case_id, decision.name, decision.body, person, datetime.now(timezone.utc))
+    return decision.model_copy(update={"signature": signature})
 
 
 async def decision_target(client: Client, case_id: str, name: str) -> str:

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import settings
+import signing
 from register.db import migrate
 from activities.deadlines import compute_deadline, working_days_from
 from activities.notifications import send_message
@@ -41,7 +42,7 @@ ACTIVITIES = [
 # pydantic loads its e-mail validator lazily, on the first e-mail field it checks: pass it through
 # the sandbox like the models themselves rather than re-importing it inside every workflow run.
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "cryptography", "signing")
 )
 
 
@@ -58,6 +59,7 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     migrate()  # the case register's schema, upgraded in place
+    signing.ensure_command_line_key()  # the embedded default: the command line's key, trusted here
     client = await settings.connect()
     worker = build_worker(client)
     stop = asyncio.Event()

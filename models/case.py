@@ -190,6 +190,7 @@ class LocalReviewCommission(BaseModel):
     local_authority: LocalAuthority
     partnership: str
     decided_on: date
+    signed_decisions: bool = False  # the review takes only signed decisions, as its case does (from 0.2)
 
 
 class Attention(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, ValidationError, model_validator
 
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
+from models.identity import Signature
 from models.text import MANY, DocumentName, Name, Reference, Text, Url, named_once
 
 
@@ -208,6 +209,7 @@ class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="si
     signed_on: HappenedOn
     chair: Name
     final_decision: Text
+    written_sign_off: DocumentName | None = None  # the chair's written sign-off, when the Business Unit records it
 
 
 class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="received_on"):
@@ -378,10 +380,12 @@ def outcome_of(decision: DecisionModel) -> str | None:
 
 
 class Decision(BaseModel):
-    """A decision as it travels to a case: its name and the JSON of its file, unparsed."""
+    """A decision as it travels to a case: its name and the JSON of its file, unparsed, with the
+    signature of the front door that recorded it (signing.py)."""
 
     name: str
     body: dict[str, Any]
+    signature: Signature | None = None
 
 
 class Correction(BaseModel):
@@ -390,9 +394,10 @@ class Correction(BaseModel):
     name: str
     body: dict[str, Any]
     reason: Text
+    signature: Signature | None = None  # over the corrected decision, like a decision's
 
     def decision(self) -> Decision:
-        return Decision(name=self.name, body=self.body)
+        return Decision(name=self.name, body=self.body, signature=self.signature)
 
 
 class DecisionRefused(ValueError):

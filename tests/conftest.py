@@ -14,7 +14,14 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
-from register.db import engine_for, migrate
+import os
+import tempfile
+
+# Decisions are signed by a front door whose key the worker trusts (signing.py): one key for the whole
+# test run, in a folder of its own, seen by the in-process worker and by every `starter.py` a test runs.
+os.environ.setdefault("SAFEGUARDING_KEYS_DIR", tempfile.mkdtemp(prefix="safeguarding-keys-"))
+
+from register.db import engine_for, migrate  # noqa: E402
 from worker import build_worker
 from workflows import search_attributes
 from tests.journey import Journey

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,7 +17,9 @@ from temporalio.testing import WorkflowEnvironment
 from models.working_days import add_working_days
 from models.case import CaseStatus, Clock, DeadlineRecord, DecisionReceipt
 from models.dates import london_today
+import signing
 from models.decisions import Decision
+from models.identity import Person
 from models.forms import LearningRequestForm, SeriousIncidentForm
 from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
@@ -35,6 +37,14 @@ def example_decision(name: str, **changes: Any) -> Decision:
     body = example(f"decisions/{name}.json")
     body.update({k: v.isoformat() if isinstance(v, date) else v for k, v in changes.items()})
     return Decision(name=name, body=body)
+
+
+def signed(workflow_id: str, decision: Decision, person: Person = signing.OPERATIONS) -> Decision:
+    """A decision signed by the test run's front door as `person`, for the case staff know (a local
+    review's decisions name its case's id)."""
+    case_id = workflow_id.removesuffix("-lcspr")
+    signature = signing.sign(case_id, decision.name, decision.body, person, datetime.now(timezone.utc))
+    return decision.model_copy(update={"signature": signature})
 
 
 def serious_incident_form(received_on: date, became_aware_on: date | None = None) -> SeriousIncidentForm:
@@ -99,12 +109,13 @@ class Journey:
         return due, meeting
 
     async def decide(self, handle: WorkflowHandle, name: str, **changes: Any) -> DecisionReceipt:
-        """Record a decision as an update: raises WorkflowUpdateFailedError if the case refuses it."""
-        return await handle.execute_update(CaseWorkflow.decide, example_decision(name, **changes))
+        """Record a decision as an update, signed as the command line signs it: raises
+        WorkflowUpdateFailedError if the case refuses it."""
+        return await handle.execute_update(CaseWorkflow.decide, signed(handle.id, example_decision(name, **changes)))
 
     async def signal(self, handle: WorkflowHandle, name: str, **changes: Any) -> None:
         before = len((await self.status(handle)).decisions)
-        await handle.signal(CaseWorkflow.submit_decision, example_decision(name, **changes))
+        await handle.signal(CaseWorkflow.submit_decision, signed(handle.id, example_decision(name, **changes)))
         await self.wait_for(handle, lambda s: len(s.decisions) > before)
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:

@@ -15,15 +15,16 @@ from models.case import Clock, DeadlineStatus, Stage
 from models.decisions import Correction
 from models.working_days import add_working_days, end_of_day
 from register.queries import audit_trail
-from tests.journey import Journey, deadline, example_decision, serious_incident_form
+from tests.journey import Journey, deadline, example_decision, serious_incident_form, signed
 from workflows.case_workflow import CaseWorkflow
 
 MINUTE = timedelta(minutes=1)
 
 
 async def correct(journey: Journey, handle, name: str, reason: str, **changes):
-    body = example_decision(name, **changes).body
-    return await handle.execute_update(CaseWorkflow.correct, Correction(name=name, body=body, reason=reason))
+    decision = signed(handle.id, example_decision(name, **changes))
+    correction = Correction(name=name, body=decision.body, reason=reason, signature=decision.signature)
+    return await handle.execute_update(CaseWorkflow.correct, correction)
 
 
 async def test_a_mistyped_dsp_meeting_date_is_corrected_and_the_missed_clock_becomes_met(journey):
@@ -43,7 +44,7 @@ async def test_a_mistyped_dsp_meeting_date_is_corrected_and_the_missed_clock_bec
     assert (dsp.status, dsp.step_on, dsp.escalated) == (DeadlineStatus.MET, today, True)  # the escalation stays on record
     correction = status.decisions[-1]
     assert (correction.name, correction.via, correction.reason) == ("dsp_decision", "correction", "The meeting date was mistyped.")
-    assert correction.replaces == 0 and correction.recorded_by == "business.unit@example.org"
+    assert correction.replaces == 0 and correction.recorded_by == "operations@localhost"  # the verified person
     assert status.details["dsp_decision"] == "notify"
 
     notice = [m for m in journey.delivered(handle.id) if "was corrected" in m["Subject"]]
@@ -60,7 +61,7 @@ async def test_a_mistyped_dsp_meeting_date_is_corrected_and_the_missed_clock_bec
     kinds = [(e.kind, e.name) for e in events]
     assert ("decision_accepted", "dsp_decision") in kinds and ("decision_corrected", "dsp_decision") in kinds
     corrected = next(e for e in events if e.kind == "decision_corrected")
-    assert corrected.actor == "business.unit@example.org" and "mistyped" in (corrected.detail or "")
+    assert corrected.actor == "operations@localhost" and "mistyped" in (corrected.detail or "")
     assert "meeting_held_on" in (corrected.detail or "")
     assert kinds.index(("deadline_missed", "dsp_meeting")) < kinds.index(("deadline_met", "dsp_meeting"))
 

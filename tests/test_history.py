@@ -43,6 +43,7 @@ from tests.journey import (
     example_decision,
     learning_request_form,
     serious_incident_form,
+    signed,
     templates,
 )
 from models.messages import NewSeriousIncidentForm
@@ -628,7 +629,7 @@ async def test_a_signal_that_is_not_a_decision_is_refused_on_the_record_and_neve
     # e.g. `temporal workflow signal --name submit_decision --input '...'` with the wrong JSON
     await handle.signal(CaseWorkflow.submit_decision, {"name": "dsp_decision", "body": form.incident.summary})
     await handle.signal(CaseWorkflow.submit_decision, form.child.reference)
-    await handle.signal(CaseWorkflow.submit_decision, example_decision("dsp_decision", meeting_held_on=today))
+    await handle.signal(CaseWorkflow.submit_decision, signed(handle.id, example_decision("dsp_decision", meeting_held_on=today)))
     status = await journey.wait_for(handle, lambda s: any(d.accepted for d in s.decisions))
 
     history = await handle.fetch_history()

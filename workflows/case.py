@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.dates import london_today
     from models.decisions import CaseWithdrawn
+    from models.decisions import Decision
     from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
     from models.messages import CaseWithdrawnNotice, Message
 
@@ -74,6 +75,9 @@ class Case:
         self.attention: list[Attention] = []
         self.refused_not_kept = 0
         self.withdrawal_ends_any_step = False  # set by CaseWorkflow.follow for cases started from 0.2
+        self.signed_decisions = False  # set by CaseWorkflow.open_intake: cases from 0.2 take only signed decisions
+        self.signing_id = self.case_id  # the case id staff know, which signatures name
+        self.withdrawal_received: Decision | None = None  # the signed withdrawal, passed on to a local review
         self.details = details
         self.register = RegisterFeed(self)
         self.clocks = Clocks(self)

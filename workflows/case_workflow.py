@@ -17,6 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from models.case import FINAL_STAGES, CaseKind, CaseStatus, DecisionReceipt, DecisionRecord, Stage
     from models.forms import LearningRequestForm, SeriousIncidentForm
     from models.dates import describe_validation_error, london_today
+    from models.identity import Person
+    import signing
     from models.decisions import CaseWithdrawn, Correction, Decision, DecisionModel, DecisionRefused, outcome_of
     from pydantic import BaseModel, ValidationError
 
@@ -26,7 +28,8 @@ from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
 Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
-WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"  # workflow.patched: cases started from release 0.2
+WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"
+SIGNED_DECISIONS = "signed-decisions"  # workflow.patched: cases from release 0.2 take only signed decisions  # workflow.patched: cases started from release 0.2
 CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
 REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
 REASON_LENGTH = 500
@@ -134,12 +137,14 @@ class CaseWorkflow:
         own `DECISIONS` table."""
         return []
 
-    def open_intake(self) -> None:
+    def open_intake(self, signed_decisions: bool | None = None) -> None:
         parts = self.parts()
         assert [type(part) for part in parts] == list(self.PARTS), "PARTS lists the classes of parts()"
         tables: list[tuple[Any, Table]] = [(self, WITHDRAWAL), (self, self.DECISIONS)]
         tables += [(part, part.DECISIONS) for part in parts]
         self.intake = DecisionIntake(self.case, tables, opened_by=self.opened_by)
+        # Cases from release 0.2 take only signed decisions; a local review follows its case.
+        self.case.signed_decisions = workflow.patched(SIGNED_DECISIONS) if signed_decisions is None else signed_decisions
 
     @classmethod
     def tables(cls) -> list[Table]:
@@ -178,11 +183,11 @@ class CaseWorkflow:
             self.refuse_signal(name, f"not a decision: {describe_validation_error(error)}")
             return
         try:
-            parsed = self.check(decision)
+            parsed, person = self.check(decision)
         except DecisionRefused as refused:
             self.refuse_signal(decision.name, str(refused), stated_recorder(decision.body))
             return
-        self.accept(parsed, via="signal")
+        self.accept(decision, parsed, person, via="signal")
 
     def refuse_signal(self, name: object, reason: str, by: str | None = None) -> None:
         """The first refused signals are kept one by one; after that they are counted (`status`,
@@ -199,7 +204,7 @@ class CaseWorkflow:
     @workflow.update(name="decide")
     def decide(self, decision: Decision) -> DecisionReceipt:
         """A decision sent as an update: the sender learns at once whether the case accepted it."""
-        self.accept(self.check(decision), via="update")
+        self.accept(decision, *self.check(decision), via="update")
         return DecisionReceipt(case_id=self.case.case_id, name=decision.name, stage=self.case.stage)
 
     @decide.validator
@@ -212,8 +217,9 @@ class CaseWorkflow:
         """A recorded decision's content put right (workflows/corrections.py): the reason and the person
         are recorded, the original stays in the audit, its clock is judged again, the Business Unit told."""
         case = self.case
-        corrected = self.check_correction(correction)
+        corrected, person = self.check_correction(correction)
         original = apply_correction(self.intake, corrected)
+        by = person.email if person else corrected.recorded_by
         replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
         case.decisions.append(
             DecisionRecord(
@@ -222,12 +228,12 @@ class CaseWorkflow:
                 reason=correction.reason,
                 received_at=workflow.now(),
                 via="correction",
-                recorded_by=corrected.recorded_by,
+                recorded_by=by,
                 replaces=replaced,
             )
         )
         changes = changed_fields(original, corrected)
-        case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=corrected.recorded_by)
+        case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=by)
         case.publish()
         number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
         await case.send(
@@ -235,7 +241,7 @@ class CaseWorkflow:
                 decision=corrected.name,
                 number=number,
                 reason=correction.reason,
-                corrected_by=corrected.recorded_by,
+                corrected_by=by or "(not recorded)",
                 was=summary_of(original, changes),
                 now=summary_of(corrected, changes),
             )
@@ -246,13 +252,14 @@ class CaseWorkflow:
     def validate_correction(self, correction: Correction) -> None:
         self.check_correction(correction)
 
-    def check_correction(self, correction: Correction) -> DecisionModel:
+    def check_correction(self, correction: Correction) -> tuple[DecisionModel, Person | None]:
         if self.invalid_start:
             raise DecisionRefused(f"the case did not start: {self.invalid_start}")
         if self.case.stage in FINAL_STAGES:
             raise DecisionRefused(f"the case is {self.case.stage.value}: it takes no more corrections")
         accepted = {d.name for d in self.case.decisions if d.accepted}
-        return check_correction(self.intake, correction, accepted, self.case.today())
+        corrected = check_correction(self.intake, correction, accepted, self.case.today())
+        return corrected, self.verify(correction.decision(), corrected)
 
     @workflow.query
     def status(self) -> CaseStatus:
@@ -260,16 +267,39 @@ class CaseWorkflow:
             raise ApplicationError(f"the case did not start: {self.invalid_start}")
         return self.case.status()
 
-    def check(self, decision: Decision) -> DecisionModel:
+    def check(self, decision: Decision) -> tuple[DecisionModel, Person | None]:
+        """The decision parsed and the person who recorded it, verified; or DecisionRefused."""
         if self.invalid_start:
             raise DecisionRefused(f"the case did not start: {self.invalid_start}")
         accepted = {d.name for d in self.case.decisions if d.accepted}
-        return self.intake.check(decision, self.case.stage, accepted, self.case.today())
+        parsed = self.intake.check(decision, self.case.stage, accepted, self.case.today())
+        return parsed, self.verify(decision, parsed)
 
-    def accept(self, decision: DecisionModel, via: str) -> None:
-        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=decision.recorded_by)
+    def verify(self, decision: Decision, parsed: DecisionModel) -> Person | None:
+        """Who recorded it, as a trusted front door signed it (signing.py), and their authority to; None
+        for a case started before decisions were signed (it takes them as it always did)."""
+        if not self.case.signed_decisions:
+            return None
+        person = signing.verified(self.case.signing_id, decision.name, decision.body, decision.signature)
+        if person is None:
+            raise DecisionRefused(
+                f"{decision.name}: not signed by a front door of this system (starter.py, the staff console); "
+                "a raw signal or update is not a decision"
+            )
+        self.intake.authorise(parsed, person, self.case.partnership)
+        return person
+
+    def accept(self, received: Decision, decision: DecisionModel, person: Person | None, via: str) -> None:
+        by = person.email if person else decision.recorded_by
+        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=by)
+        if isinstance(decision, CaseWithdrawn):
+            self.case.withdrawal_received = received  # a local review is withdrawn with the same signed decision
         self.intake.apply(decision)
         self.case.publish()
+
+    def withdrawal_after(self) -> Step | None:
+        """The step a withdrawal cannot precede: by default the case's opening."""
+        return None
 
     def withdrawn(self, decision: CaseWithdrawn) -> None:
         self.case.withdrawal = decision
@@ -281,7 +311,9 @@ def _opening(workflow_: CaseWorkflow) -> Step | None:
     return None  # a withdrawal answers the case's opening
 
 
-# Any open case can be withdrawn, for example a form sent in error.
-WITHDRAWAL: Table = (Takes(CaseWithdrawn, at=OPEN_STAGES, after=_opening, then=CaseWorkflow.withdrawn),)
+# Any open case can be withdrawn, for example a form sent in error; by the Business Unit.
+WITHDRAWAL: Table = (
+    Takes(CaseWithdrawn, at=OPEN_STAGES, after=lambda wf: wf.withdrawal_after(), then=CaseWorkflow.withdrawn),
+)
 
 

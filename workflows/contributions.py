@@ -82,5 +82,12 @@ class AgencyContributions:
         return self.answers()
 
     DECISIONS: Table = (
-        Takes(AgencyContributionReceived, ASKED, then=contribution_received, after=since, check=check_received, repeats=True),
+        Takes(
+            AgencyContributionReceived,
+            ASKED,
+            then=contribution_received,
+            after=since,
+            check=check_received,
+            repeats=True,
+        ),
     )

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.identity import PersonRole
     from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage
     from models.decisions import ChairSignOff, Decision, ExecutiveDecision, NotificationSubmitted, PanelResponse
     from models import messages
 
 from workflows.clocks import Watch
-from workflows.intake import Step, Table, Takes, at
+from workflows.intake import RECORDED_BY_THE_EXECUTIVE, SIGNED_OFF_BY_THE_CHAIR, Step, Table, Takes, at
 from workflows.local_review import LocalReviewWorkflow, local_review_id
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class Governance:
                 local_authority=case.local_authority,
                 partnership=case.partnership,
                 decided_on=self.executive.decided_on,
+                signed_decisions=case.signed_decisions,
             ),
             id=local_review_id(case.case_id),
             static_summary=f"Local Child Safeguarding Practice Review of case {case.case_id}",
@@ -84,6 +86,11 @@ class Governance:
         """A withdrawn case withdraws its local review too, which cancels the review's clocks."""
         withdrawal = self.case.withdrawal
         if self.local_review is None or self.local_review.done() or withdrawal is None:
+            return
+        received = self.case.withdrawal_received
+        if self.case.signed_decisions and received is not None:  # the same signed decision, as recorded
+            await self.local_review.signal(LocalReviewWorkflow.submit_decision, received)
+            await self.local_review
             return
         assert self.executive is not None
         # The review began with the Executive's decision: its withdrawal cannot be dated before it.
@@ -138,9 +145,34 @@ class Governance:
             )
 
     DECISIONS: Table = (
-        Takes(ExecutiveDecision, GOVERNANCE, keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None),
-        Takes(ChairSignOff, GOVERNANCE, keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE, after="executive", now=lambda g: g.executive is not None),
-        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE), keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off"),
+        Takes(
+            ExecutiveDecision,
+            GOVERNANCE,
+            keep="executive",
+            after=lambda g: g.answers(),
+            now=lambda g: g.executive is None,
+            by=RECORDED_BY_THE_EXECUTIVE,
+        ),
+        Takes(
+            ChairSignOff,
+            GOVERNANCE,
+            keep="sign_off",
+            stops=Clock.RAPID_REVIEW_SUBMISSION,
+            moves_to=Stage.AWAITING_PANEL_RESPONSE,
+            after="executive",
+            now=lambda g: g.executive is not None,
+            by=SIGNED_OFF_BY_THE_CHAIR,
+            by_with_document=frozenset({PersonRole.BUSINESS_UNIT}),
+            document="written_sign_off",
+        ),
+        Takes(
+            PanelResponse,
+            at(Stage.AWAITING_PANEL_RESPONSE),
+            keep="panel_reply",
+            stops=Clock.PANEL_RESPONSE,
+            then=panel_responded,
+            after="sign_off",
+        ),
     )
 
     def details(self) -> dict[str, Any]:

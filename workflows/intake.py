@@ -18,6 +18,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from models.case import FINAL_STAGES, Clock, Stage
     from models.decisions import Decision, DecisionModel, DecisionName, DecisionRefused, parse_decision
+    from models.identity import Person, PersonRole
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -68,6 +69,9 @@ class Takes(Generic[P, D]):
     after: After = None  # the step it answers: it cannot be dated before it
     check: Callable[[P, D], None] = _no_check  # rules on its content that need the case
     repeats: bool = False  # taken more than once (one agency's contribution, a recommendation's progress)
+    by: frozenset[PersonRole] = frozenset({PersonRole.BUSINESS_UNIT})  # who may record it (and operations)
+    by_with_document: frozenset[PersonRole] = frozenset()  # who may record it with `document` attached
+    document: str | None = None  # the field holding the written say-so of those in `by`
     now: Callable[[P], bool] = _always  # taken at those stages only when this holds
 
     @property
@@ -76,6 +80,14 @@ class Takes(Generic[P, D]):
 
 
 Table = Sequence[Takes[Any, Any]]
+
+
+# Who records a decision besides the Business Unit (operations may record any; signing.py).
+RECORDED_BY_DSPS = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.DSP})
+RECORDED_BY_NOTIFIERS = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.NOTIFIER})
+RECORDED_BY_RAPID_REVIEW_CHAIRS = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.RAPID_REVIEW_CHAIR})
+RECORDED_BY_THE_EXECUTIVE = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.EXECUTIVE})
+SIGNED_OFF_BY_THE_CHAIR = frozenset({PersonRole.PARTNERSHIP_CHAIR})
 
 
 def at(*stages: Stage) -> frozenset[Stage]:
@@ -127,6 +139,26 @@ class DecisionIntake:
             raise DecisionRefused(f"{name}: {parsed.happened_field} ({happened_on}) is before {step} ({step_on})")
         row.check(part, parsed)
         return parsed
+
+    def authorise(self, decision: DecisionModel, person: Person, partnership: str | None) -> None:
+        """The person may record this decision on this case: their partnership, and a role the row names."""
+        if person.partnership is not None and person.partnership != partnership:
+            raise DecisionRefused(f"{decision.name}: {person.email} acts for {person.partnership}, not this case's partnership")
+        roles = set(person.roles)
+        part, row = self.rows[decision.name]
+        if PersonRole.OPERATIONS in roles:
+            return
+        if roles & row.by_with_document and row.document and getattr(decision, row.document, None):
+            return
+        if roles & row.by_with_document and row.document:
+            raise DecisionRefused(
+                f"{decision.name}: {person.email} may record it only with the written say-so of "
+                f"{', '.join(sorted(r.value for r in row.by))} attached ({row.document})"
+            )
+        if not roles & row.by:
+            allowed = ", ".join(sorted(role.value for role in row.by))
+            held = ", ".join(sorted(role.value for role in roles)) or "no role"
+            raise DecisionRefused(f"{decision.name}: {person.email} ({held}) may not record it; it is recorded by {allowed}")
 
     def apply(self, decision: DecisionModel) -> None:
         part, row = self.rows[decision.name]

@@ -37,7 +37,7 @@ from workflows.case import Case
 from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
-from workflows.intake import Table, Takes, answered, at
+from workflows.intake import Step, Table, Takes, answered, at
 from workflows.recommendations import Recommendations
 from workflows.retries import CONFIGURATION
 
@@ -69,6 +69,7 @@ class LocalReviewWorkflow(CaseWorkflow):
             details=self.details,
         )
         self.case.partnership = commission.partnership
+        self.case.signing_id = commission.case_id  # staff sign with the case's own id
         self.commission = commission
         self.reviewer: ReviewerCommissioned | None = None
         self.terms: TermsOfReferenceAgreed | None = None
@@ -79,10 +80,14 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.copies_sent_on: date | None = None
         self.publication: Published | None = None
         self.working_days: list[date] = []
-        self.open_intake()
+        self.open_intake(signed_decisions=commission.signed_decisions)
 
     def parts(self) -> list[Any]:
         return [self.contributions, self.recommendations]
+
+    def withdrawal_after(self) -> Step | None:
+        """Its case withdraws it with the case's own withdrawal, which may be dated before the review began."""
+        return ("the case's opening", date(1900, 1, 1))
 
     @workflow.run
     async def run(self, *submitted: Any) -> CaseStatus:
@@ -210,11 +215,44 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.recommendations.made(decision.recommendations)
 
     DECISIONS: ClassVar[Table] = (
-        Takes(ReviewerCommissioned, at(Stage.LCSPR_COMMISSIONING), keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
-        Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE), keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer"),
-        Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW), keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
-        Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION), keep="schedule", check=check_publication_date, repeats=True),
-        Takes(Published, at(Stage.LCSPR_PUBLICATION), keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING, after="report", check=check_copies_sent),
+        Takes(
+            ReviewerCommissioned,
+            at(Stage.LCSPR_COMMISSIONING),
+            keep="reviewer",
+            moves_to=Stage.LCSPR_TERMS_OF_REFERENCE,
+        ),
+        Takes(
+            TermsOfReferenceAgreed,
+            at(Stage.LCSPR_TERMS_OF_REFERENCE),
+            keep="terms",
+            then=terms_agreed,
+            moves_to=Stage.LCSPR_REVIEW,
+            after="reviewer",
+        ),
+        Takes(
+            FinalReportReceived,
+            at(Stage.LCSPR_REVIEW),
+            keep="report",
+            then=report_received,
+            moves_to=Stage.LCSPR_PUBLICATION,
+            after="terms",
+        ),
+        Takes(
+            PublicationScheduled,
+            at(Stage.LCSPR_PUBLICATION),
+            keep="schedule",
+            check=check_publication_date,
+            repeats=True,
+        ),
+        Takes(
+            Published,
+            at(Stage.LCSPR_PUBLICATION),
+            keep="publication",
+            stops=Clock.LCSPR_PUBLICATION,
+            moves_to=Stage.MONITORING,
+            after="report",
+            check=check_copies_sent,
+        ),
     )
 
     def details(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
 from workflows.retries import REPORTS
-from workflows.intake import Table, Takes, answered, at
+from workflows.intake import RECORDED_BY_NOTIFIERS, RECORDED_BY_RAPID_REVIEW_CHAIRS, Table, Takes, answered, at
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -179,9 +179,24 @@ class RapidReview:
         self.contributions.name([(a.name, decision.contributions_due_on) for a in decision.agencies])
 
     DECISIONS: Table = (
-        Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification"),
-        Takes(RapidReviewConvened, at(Stage.RAPID_REVIEW), keep="convened", then=name_agencies, moves_to=Stage.RAPID_REVIEW_MEETING, check=check_convened),
-        Takes(RapidReviewMeetingHeld, at(Stage.RAPID_REVIEW_MEETING), keep="meeting", moves_to=Stage.GOVERNANCE, after="notification"),
+        Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification", by=RECORDED_BY_NOTIFIERS),
+        Takes(
+            RapidReviewConvened,
+            at(Stage.RAPID_REVIEW),
+            keep="convened",
+            then=name_agencies,
+            moves_to=Stage.RAPID_REVIEW_MEETING,
+            check=check_convened,
+            by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
+        ),
+        Takes(
+            RapidReviewMeetingHeld,
+            at(Stage.RAPID_REVIEW_MEETING),
+            keep="meeting",
+            moves_to=Stage.GOVERNANCE,
+            after="notification",
+            by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
+        ),
     )
 
     def details(self) -> dict[str, Any]:
