@@ -55,10 +55,39 @@ def test_the_worker_reads_every_setting_it_is_given():
 
 def test_the_dockerfile_installs_the_project_as_the_readme_does():
     run_sh = (PROJECT / "scripts" / "run.sh").read_text()
+    test_sh = (PROJECT / "scripts" / "test.sh").read_text()
     dockerfile = (PROJECT / "Dockerfile").read_text()
-    assert ".venv/bin/pip install --quiet -e ." in run_sh
-    assert "pip install -e ." in dockerfile
+    # The locked dependencies, every one hash-checked, then the project alone.
+    assert "pip install --quiet --require-hashes -r requirements.lock" in run_sh
+    assert "pip install --quiet --require-hashes -r requirements-test.lock" in test_sh
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in dockerfile
+    for script in (run_sh, test_sh, dockerfile):
+        assert re.search(r"pip install (--quiet |--no-cache-dir )?--no-deps -e \.", script)
+        assert not re.search(r"pip install (--quiet |--no-cache-dir )?-e \.", script), "an unlocked install"
     assert 'CMD ["python", "worker.py"]' in dockerfile
+
+
+def locked(name: str) -> dict[str, str]:
+    text = (PROJECT / name).read_text()
+    entries = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M)
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+    assert len(entries) == len(pins), f"{name}: a pin without its hashes"
+    return {n.lower().replace("_", "-"): v for n, v, _ in entries}
+
+
+def test_the_lock_files_pin_what_pyproject_asks_for_with_hashes():
+    import tomllib
+
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    runtime, test = locked("requirements.lock"), locked("requirements-test.lock")
+    assert runtime.items() <= test.items(), "the test lock runs other versions than production"
+    for requirement, lock in [(r, runtime) for r in project["dependencies"]] + [
+        (r, test) for r in project["optional-dependencies"]["test"]
+    ]:
+        pinned = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", requirement.split("#")[0].strip())
+        if pinned:
+            name, version = pinned.group(1).lower().replace("_", "-"), pinned.group(2)
+            assert lock.get(name) == version, f"{name}=={version} in pyproject.toml, {lock.get(name)} locked: re-lock"
 
 
 def test_the_namespace_gets_the_projects_search_attributes():
