@@ -37,7 +37,8 @@ SAFEGUARDING_DATA_DIR="$data" .venv/bin/python -c 'import settings; settings.key
   --log-level warn \
   "${search_attribute_flags[@]}" &
 server=$!
-trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+started=("$server")
+trap 'kill "${started[@]}" 2>/dev/null; wait' EXIT
 trap 'exit 130' INT TERM
 
 # Loopback only, no credentials: the Web UI's own origin may call it (codec_server.py).
@@ -45,6 +46,7 @@ SAFEGUARDING_DATA_DIR="$data" SAFEGUARDING_CODEC_HOST=127.0.0.1 SAFEGUARDING_COD
   SAFEGUARDING_CODEC_ORIGINS="${SAFEGUARDING_CODEC_ORIGINS:-http://localhost:$ui_port,http://127.0.0.1:$ui_port}" \
   .venv/bin/python codec_server.py &
 codec=$!
+started+=("$codec")
 
 until .venv/bin/temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do
   kill -0 "$server" 2>/dev/null || { echo "the Temporal dev server did not start" >&2; exit 1; }
@@ -58,4 +60,5 @@ chmod 600 "$data"/temporal.db* 2>/dev/null || true  # whatever the server's own 
 echo "Temporal is up on 127.0.0.1:$port. Web UI: http://localhost:$ui_port (decrypted through the codec server on http://localhost:$codec_port)"
 echo "Launch a case: .venv/bin/python starter.py serious-incident examples/serious-incident-form.json"
 SAFEGUARDING_DATA_DIR="$data" TEMPORAL_ADDRESS="127.0.0.1:$port" .venv/bin/python worker.py &
+started+=("$!")
 wait -n  # the worker, the codec server or the dev server stopped: stop the others too (EXIT trap)
