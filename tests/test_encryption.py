@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -368,3 +369,25 @@ def test_the_embedded_default_creates_its_key_owner_only_and_says_where(tmp_path
     )
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert len(settings.read_key_file(data / "keys").keys) == 2
+
+
+# ---- private files ------------------------------------------------------------------------------------
+
+
+async def test_the_outbox_reports_and_register_are_owner_only(journey, tmp_path):
+    """A Rapid Review to the Panel's response writes messages, Word reports and the register: every
+    folder it creates is 0700 and every file 0600, whatever the process's umask (here pytest's)."""
+    from tests.test_history import rapid_review_to_the_panels_response
+
+    previous = os.umask(0o022)  # the usual umask: the code, not the umask, makes them private
+    try:
+        handle = await rapid_review_to_the_panels_response(journey)
+    finally:
+        os.umask(previous)
+    outbox, reports = tmp_path / "outbox", tmp_path / "reports"
+    created = [outbox, reports, *outbox.rglob("*"), *reports.rglob("*"), tmp_path / "register.db"]
+    assert any(p.suffix == ".docx" for p in created) and any(p.suffix == ".eml" for p in created)
+    assert (reports / handle.id).is_dir() and (outbox / handle.id).is_dir()
+    wrong = [f"{p}: {stat.S_IMODE(p.stat().st_mode):o}" for p in created
+             if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)]
+    assert not wrong, "\n".join(wrong)
