@@ -27,7 +27,9 @@ def test_the_compose_file_is_valid_against_the_compose_specification():
 
 def test_the_stack_has_its_services_started_in_order_of_health():
     services = COMPOSE["services"]
-    assert set(services) == {"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker"}
+    assert set(services) == {
+        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "codec-server", "worker"
+    }
     assert services["temporal"]["depends_on"] == {"temporal-schema": {"condition": "service_completed_successfully"}}
     assert services["temporal-schema"]["depends_on"] == {"postgresql": {"condition": "service_healthy"}}
     assert services["worker"]["depends_on"] == {"temporal-namespace": {"condition": "service_completed_successfully"}}
@@ -43,6 +45,33 @@ def test_every_image_is_pinned_and_no_secret_is_written_in():
     for line in text.splitlines():
         if re.search(r"(PASSWORD|PWD)\b", line) and ":" in line and not line.lstrip().startswith("#"):
             assert "${" in line, f"a secret written into docker-compose.yml: {line.strip()}"
+
+
+def test_the_stack_is_closed_by_default():
+    services = COMPOSE["services"]
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == {"temporal", "temporal-ui", "codec-server"}  # never the database
+    for name, ports in published.items():
+        for port in ports:
+            assert re.fullmatch(r"\$\{[A-Z_]+_BIND_IP:-127\.0\.0\.1\}:\d+:\d+", port), f"{name}: {port} not on loopback"
+
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true" and ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    for setting in ("TEMPORAL_AUTH_PROVIDER_URL", "TEMPORAL_AUTH_CLIENT_ID", "TEMPORAL_AUTH_CLIENT_SECRET", "TEMPORAL_AUTH_CALLBACK_URL"):
+        assert ":?" in ui[setting], f"{setting}: the UI must not start without its sign-in"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true" and "8081" in ui["TEMPORAL_CODEC_ENDPOINT"]
+
+    codec = services["codec-server"]
+    assert codec["command"] == ["python", "codec_server.py"] and codec["secrets"] == ["safeguarding_keys"]
+    assert ":?" in codec["environment"]["SAFEGUARDING_CODEC_OIDC_JWKS_URL"]  # credentials required
+    assert "8080" in codec["environment"]["SAFEGUARDING_CODEC_ORIGINS"]  # the UI's origin
+    worker = services["worker"]
+    assert worker["secrets"] == ["safeguarding_keys"]
+    assert worker["environment"]["SAFEGUARDING_KEY_FILE"] == "/run/secrets/safeguarding_keys"
+    assert ":?" in COMPOSE["secrets"]["safeguarding_keys"]["file"]  # a key file outside the repository
+    for name in ("worker", "temporal-namespace"):
+        assert "TEMPORAL_TLS_CLIENT_CERT_PATH" in services[name]["environment"]
+    assert "TEMPORAL_TLS_FRONTEND_CERT" in services["temporal"]["environment"]
 
 
 def test_the_worker_reads_every_setting_it_is_given():
