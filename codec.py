@@ -25,12 +25,13 @@ import dataclasses
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import temporalio.client
+import temporalio.service
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.common import HeaderCodecBehavior
 from temporalio.api.common.v1 import Payload
@@ -156,17 +157,19 @@ class EncodedHeaders(temporalio.client.Plugin):
         config["header_codec_behavior"] = HeaderCodecBehavior.CODEC
         return config
 
-    async def connect_service_client(self, config, next):  # type: ignore[no-untyped-def]
+    async def connect_service_client(
+        self,
+        config: temporalio.service.ConnectConfig,
+        next: Callable[[temporalio.service.ConnectConfig], Awaitable[temporalio.service.ServiceClient]],
+    ) -> temporalio.service.ServiceClient:
         return await next(config)
 
 
-def data_converter(keyring: Keyring) -> DataConverter:
-    """The project's converter: pydantic models to JSON, then encrypted; failure messages and stack
-    traces moved into encoded attributes so they are encrypted too."""
-    from temporalio.contrib.pydantic import pydantic_data_converter
-
+def data_converter(keyring: Keyring, base: DataConverter) -> DataConverter:
+    """`base` (the models' converter) with every payload encrypted, and failure messages and stack
+    traces moved into encoded attributes so that they are encrypted too."""
     return dataclasses.replace(
-        pydantic_data_converter,
+        base,
         payload_codec=EncryptionCodec(keyring),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -53,6 +53,12 @@ def reports_dir() -> Path:
     return Path(os.environ.get("SAFEGUARDING_REPORTS_DIR", PROJECT_DIR / "reports"))
 
 
+def documents_dir() -> Path:
+    """Where documents that go with decisions (the reviewer's report) are kept, one folder per case:
+    the command line copies them in; the worker reads only there."""
+    return Path(os.environ.get("SAFEGUARDING_DOCUMENTS_DIR", PROJECT_DIR / "documents"))
+
+
 @dataclass(frozen=True)
 class Smtp:
     host: str
@@ -162,10 +168,12 @@ def keyring() -> Keyring:
 
 
 def data_converter(ring: Keyring | None = None) -> DataConverter:
-    """The one converter of every client, worker, test server and replayer: pydantic, then encrypted."""
+    """The one converter of every client, worker, test server and replayer: the models' converter
+    (models/payloads.py), then encrypted."""
     import codec
+    from models.payloads import DATA_CONVERTER
 
-    return codec.data_converter(ring or keyring())
+    return codec.data_converter(ring or keyring(), DATA_CONVERTER)
 
 
 # ---- the Temporal client --------------------------------------------------------------------------

@@ -31,16 +31,18 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings
+from activities.files import store_document
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
-from models.decisions import Decision, DecisionRefused, parse_decision
+from models.decisions import Decision, DecisionName, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
 from register.report import MEASURES, as_rows, draw_chart, timeliness
 from workflows import search_attributes
+from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
-from workflows.local_review import LCSPR_DECISIONS
+from workflows.local_review import LocalReviewWorkflow
 from workflows.serious_incident import SeriousIncidentWorkflow
 
 
@@ -109,16 +111,29 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
     return {"case_id": case_id, "kind": kind.value, "local_authority": authority, "web_ui": case_url(case_id)}
 
 
+DOCUMENT_FIELDS = ("report_file",)  # a decision's fields that name a file to go with it
+
+
 async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
-    decision = Decision(name=name, body=read_json(path))
+    body = read_json(path)
+    if not isinstance(body, dict):
+        raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
+    documents = {field: body.pop(field) for field in DOCUMENT_FIELDS if isinstance(body.get(field), str)}
+    decision = Decision(name=name, body=body)
     try:
         parse_decision(decision, today=today())  # a quick, local refusal of what cannot be valid
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
     client = await settings.connect()
-    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
+    target = await decision_target(client, case_id, name)
+    for field, document in documents.items():  # stored in the case's own folder: the case gets its name
+        try:
+            body[field] = store_document(Path(path).parent / document, target)
+        except ValueError as error:
+            raise Refused(f"{field}: {error}") from None
+    handle = client.get_workflow_handle(target)
     try:
-        return await handle.execute_update("decide", decision, result_type=DecisionReceipt)
+        return await handle.execute_update(CaseWorkflow.decide, decision)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
@@ -127,21 +142,22 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
 
 
 async def decision_target(client: Client, case_id: str, name: str) -> str:
-    """The workflow a decision goes to: the case, or its local review (a child workflow, ¶5) for the
-    local review's decisions. Staff always give the case's own id."""
-    if name not in LCSPR_DECISIONS and name != "agency_contribution_received":
+    """The workflow a decision goes to: the case, or its local review (a child workflow, ¶5) for a
+    decision the local review takes and the case does not take now. Staff always give the case's own id."""
+    in_review = LocalReviewWorkflow.declared(name)
+    if in_review is None or name == DecisionName.CASE_WITHDRAWN:
         return case_id
     case = await query_status(client, case_id)
     review_id = case.details.get("local_review_id")
-    rapid_review_takes_it = case.stage in (Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE)
-    if review_id and (name in LCSPR_DECISIONS or not rapid_review_takes_it):
+    in_case = SeriousIncidentWorkflow.declared(name)
+    if review_id and not (in_case and case.stage in in_case.at):
         return review_id
     return case_id
 
 
 async def query_status(client: Client, case_id: str) -> CaseStatus:
     try:
-        return await client.get_workflow_handle(case_id).query("status", result_type=CaseStatus)
+        return await client.get_workflow_handle(case_id).query(CaseWorkflow.status)
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
 

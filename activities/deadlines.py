@@ -6,13 +6,14 @@ case history, so a new bank holiday in a later `holidays` release cannot change 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from temporalio import activity
 
 from activities.routing import PartnershipConfig, load_routing
-from activities.working_days import (
+from models.working_days import (
     add_calendar_months,
     add_working_days,
     at_london_time,
@@ -115,7 +116,12 @@ def due_date(rule: ClockRule, starts_on: date) -> tuple[date, str]:
 
 @activity.defn
 async def compute_deadline(request: DeadlineRequest) -> Deadline:
-    """The last day of a clock, the instant it ends and when its reminders go (routing file policy)."""
+    """The last day of a clock, the instant it ends and when its reminders go (routing file policy);
+    computed in a thread (it reads the routing file)."""
+    return await asyncio.to_thread(deadline_of, request)
+
+
+def deadline_of(request: DeadlineRequest) -> Deadline:
     partnership = load_routing().partnership(request.partnership)
     rule = rule_for(request.clock, partnership)
     if request.due_on is not None:  # set by the people running the review
@@ -141,4 +147,4 @@ async def working_days_from(start: date) -> list[date]:
     """The working days from `start` (itself included) for two years: what a decision validator needs
     to count working days (¶5.5's 7 before publication) without reading the calendar in workflow code."""
     days = (start + timedelta(days=offset) for offset in range(731))
-    return [day for day in days if is_working_day(day)]
+    return await asyncio.to_thread(lambda: [day for day in days if is_working_day(day)])

@@ -11,7 +11,9 @@ fails the activity as `MessageRefused` and the case records it, tells the Busine
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import json
 import mimetypes
 import os
@@ -27,6 +29,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import settings
+from activities.files import case_folder, readable_document
 from activities.routing import RoutingConfig, load_routing
 from models.case import MessageRequest, Role, SentMessage
 
@@ -34,6 +37,8 @@ from models.case import MessageRequest, Role, SentMessage
 # Reports are Word documents (the Panel template's format) or PDFs, whatever the machine's mime.types.
 mimetypes.add_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx")
 mimetypes.add_type("application/pdf", ".pdf")
+
+STEP = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 # Long headers (a message key, many recipients) are kept on one line rather than folded.
 EML_POLICY = policy.default.clone(max_line_length=998)
@@ -60,18 +65,26 @@ def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
     found: list[str] = list(dict.fromkeys(request.addresses))
     for role in request.to:
         if not addresses[role]:
-            raise ValueError(f"message {request.template} has no address for {role.value}")
+            raise not_sendable("RoutingError", f"message {request.template} has no address for {role.value}")
         found.extend(a for a in addresses[role] if a not in found)
     if not found:
-        raise ValueError(f"message {request.template} has no recipient")
+        raise not_sendable("RoutingError", f"message {request.template} has no recipient")
     return found
 
 
+def not_sendable(kind: str, reason: str) -> ApplicationError:
+    """A message that cannot be sent as it is: a retry would not mend it (workflows/retries.py)."""
+    return ApplicationError(reason, type=kind, non_retryable=True)
+
+
 def render(request: MessageRequest, routing: RoutingConfig) -> tuple[str, str]:
-    text = (settings.templates_dir() / f"{request.template}.txt").read_text(encoding="utf-8")
+    try:
+        text = (settings.templates_dir() / f"{request.template}.txt").read_text(encoding="utf-8")
+    except OSError:
+        raise not_sendable("TemplateError", f"template {request.template} cannot be read") from None
     head, _, body = text.partition("\n\n")
     if not head.startswith("Subject:"):
-        raise ValueError(f"template {request.template} must start with a 'Subject:' line")
+        raise not_sendable("TemplateError", f"template {request.template} must start with a 'Subject:' line")
     authority = routing.authority(request.local_authority)
     values = {
         "case_id": request.case_id,
@@ -82,27 +95,35 @@ def render(request: MessageRequest, routing: RoutingConfig) -> tuple[str, str]:
         f"/workflows/{request.case_id}",
         **request.context,
     }
-    subject = Template(head.removeprefix("Subject:").strip()).substitute(values)
-    return subject, Template(body).substitute(values)
+    try:
+        subject = Template(head.removeprefix("Subject:").strip()).substitute(values)
+        return subject, Template(body).substitute(values)
+    except (KeyError, ValueError) as error:
+        raise not_sendable("TemplateError", f"template {request.template} has a placeholder the case does not fill: {error}") from None
 
 
 def outbox_path(key: str) -> Path:
     case_id, _, step = key.partition("/")
-    return settings.outbox_dir() / case_id / f"{step.replace('/', '--')}.eml"
+    if not STEP.fullmatch(step):
+        raise not_sendable("MessageInvalid", "a message's step is letters, digits, '-', '_' and '/'")
+    return case_folder(settings.outbox_dir(), case_id) / f"{step.replace('/', '--')}.eml"
 
 
 def build_email(request: MessageRequest, sender: str, to: list[str], subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
+    try:
+        message["From"] = sender
+        message["To"] = ", ".join(to)
+        message["Subject"] = subject
+    except ValueError:  # a line break in a header: the e-mail library rightly refuses it
+        raise not_sendable("MessageInvalid", f"message {request.key}: a header the e-mail library refuses") from None
     message["Date"] = formatdate(localtime=False)
     digest = hashlib.sha256(request.key.encode()).hexdigest()[:32]
     message["Message-ID"] = f"<{digest}@safeguarding-cases>"
     message["X-Idempotency-Key"] = request.key
     message.set_content(body)
     if request.document is not None:
-        document = Path(request.document)
+        document = readable_document(request.document, request.case_id)
         maintype, subtype = (mimetypes.guess_type(document.name)[0] or "application/octet-stream").split("/")
         message.add_attachment(
             document.read_bytes(), maintype=maintype, subtype=subtype, filename=document.name
@@ -138,9 +159,9 @@ async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
     mark); True if this call sent it. A temporary failure raises and the activity is retried with
     backoff; a permanent refusal raises a non-retryable `MessageRefused`."""
     sent_mark = path.with_suffix(".sent")
-    if sent_mark.exists():
+    if await asyncio.to_thread(sent_mark.exists):
         return False
-    message = message_from_bytes(path.read_bytes(), policy=EML_POLICY)
+    message = message_from_bytes(await asyncio.to_thread(path.read_bytes), policy=EML_POLICY)
     try:
         refused, _ = await aiosmtplib.send(
             message,
@@ -151,8 +172,8 @@ async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
             password=smtp.password,
             timeout=30,
         )
-    except aiosmtplib.SMTPRecipientsRefused as refused:
-        codes = sorted({r.code for r in refused.recipients})
+    except aiosmtplib.SMTPRecipientsRefused as error:
+        codes = sorted({r.code for r in error.recipients})
         if all(code >= 500 for code in codes):
             raise ApplicationError(
                 f"message {key}: the mail server refused its recipients permanently ({codes})",
@@ -168,7 +189,7 @@ async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
                 non_retryable=True,
             ) from None
         raise
-    sent_mark.write_text(formatdate(localtime=False) + "\n", encoding="utf-8")
+    await asyncio.to_thread(sent_mark.write_text, formatdate(localtime=False) + "\n", encoding="utf-8")
     if refused:  # it went to the others; a refused recipient is a permanent refusal all the same
         raise ApplicationError(
             f"message {key}: the mail server refused {len(refused)} of its recipients",
@@ -178,16 +199,21 @@ async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
     return True
 
 
-@activity.defn
-async def send_message(request: MessageRequest) -> SentMessage:
-    """Record the message in the outbox (once, under its key), then send it through the mail server
-    when one is configured (once: marked sent after it went)."""
+def record_in_outbox(request: MessageRequest) -> tuple[Path, list[str], bool]:
+    """Render, address and write the message under its key (file work: run in a thread)."""
     routing = load_routing()
     to = recipients(request, routing)
     subject, body = render(request, routing)
     sender = routing.partnership_of(request.local_authority)[1].mailbox
     path = outbox_path(request.key)
-    delivered = deliver_once(path, build_email(request, sender, to, subject, body))
+    return path, to, deliver_once(path, build_email(request, sender, to, subject, body))
+
+
+@activity.defn
+async def send_message(request: MessageRequest) -> SentMessage:
+    """Record the message in the outbox (once, under its key), then send it through the mail server
+    when one is configured (once: marked sent after it went)."""
+    path, to, delivered = await asyncio.to_thread(record_in_outbox, request)
     activity.logger.info(
         "message %s %s", request.key, "delivered" if delivered else "already delivered"
     )

@@ -13,39 +13,52 @@ from datetime import datetime, timezone
 from sqlmodel import Session
 from temporalio import activity
 
-from models.case import DeadlineStatus, RegisterBatch, deadline_key
+from models.case import CaseSummary, DeadlineStatus, RegisterBatch, deadline_key
 from register.db import engine
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 
 
+def from_status(batch: RegisterBatch) -> RegisterBatch:
+    """A batch scheduled by a release before 0.2, carrying the whole status: the same batch, as now."""
+    status = batch.status
+    assert status is not None
+    open_deadlines = [d.due_on for d in status.deadlines if d.status is DeadlineStatus.OPEN]
+    summary = CaseSummary(
+        **status.model_dump(include={"case_id", "kind", "local_authority", "partnership", "stage", "received_on", "closed_reason"}),
+        next_due_on=min(open_deadlines, default=None),
+        missed=sum(d.status is DeadlineStatus.MISSED for d in status.deadlines),
+    )
+    return RegisterBatch(
+        events=batch.events, case=summary, deadlines=status.deadlines, messages=status.messages, parent_case_id=batch.parent_case_id
+    )
+
+
 def write(batch: RegisterBatch) -> int:
-    case = batch.status
+    if batch.status is not None:
+        batch = from_status(batch)
     written = 0
+    case_id = batch.events[0].case_id  # a batch is sent when a case has new events
     with Session(engine()) as session:
         for event in batch.events:
             if session.get(EventRow, event.key) is None:
                 session.add(EventRow(**event.model_dump()))
                 written += 1
-        open_deadlines = [d.due_on for d in case.deadlines if d.status is DeadlineStatus.OPEN]
-        session.merge(
-            CaseRow(
-                case_id=case.case_id,
-                kind=case.kind.value,
-                local_authority=case.local_authority.value,
-                partnership=case.partnership,
-                parent_case_id=batch.parent_case_id,
-                stage=case.stage.value,
-                received_on=case.received_on,
-                closed_reason=case.closed_reason,
-                next_due_on=min(open_deadlines, default=None),
-                missed=sum(d.status is DeadlineStatus.MISSED for d in case.deadlines),
-                updated_at=datetime.now(timezone.utc),
+        if batch.case is not None:
+            case = batch.case
+            session.merge(
+                CaseRow(
+                    **case.model_dump(exclude={"kind", "local_authority", "stage"}),
+                    kind=case.kind.value,
+                    local_authority=case.local_authority.value,
+                    stage=case.stage.value,
+                    parent_case_id=batch.parent_case_id,
+                    updated_at=datetime.now(timezone.utc),
+                )
             )
-        )
-        for d in case.deadlines:
+        for d in batch.deadlines:
             session.merge(
                 DeadlineRow(
-                    case_id=case.case_id,
+                    case_id=case_id,
                     key=deadline_key(d.key, d.subject),
                     clock=d.key.value,
                     subject=d.subject,
@@ -56,8 +69,8 @@ def write(batch: RegisterBatch) -> int:
                     recorded_late=d.recorded_late,
                 )
             )
-        for m in case.messages:
-            session.merge(MessageRow(key=m.key, case_id=case.case_id, template=m.template, to=m.to, status=m.status))
+        for m in batch.messages:
+            session.merge(MessageRow(key=m.key, case_id=case_id, template=m.template, to=m.to, status=m.status))
         session.commit()
     return written
 

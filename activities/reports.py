@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import asyncio
+
 from docx import Document
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 import settings
+from activities.files import case_folder
 from models.reports import RapidReviewReportRequest, RenderedReport
 
 CRITERIA_QUESTIONS = {  # ¶4.6
@@ -43,7 +47,7 @@ RECOMMENDATIONS = {
 
 def report_path(case_id: str, final: bool) -> Path:
     name = "rapid-review-report-final.docx" if final else "rapid-review-report-draft.docx"
-    return settings.reports_dir() / case_id / name
+    return case_folder(settings.reports_dir(), case_id) / name
 
 
 def _table(document, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
@@ -138,4 +142,11 @@ def render(request: RapidReviewReportRequest) -> Path:
 
 @activity.defn
 async def render_rapid_review_report(request: RapidReviewReportRequest) -> RenderedReport:
-    return RenderedReport(path=str(render(request)))
+    """Render in a thread (python-docx and the file system block); what the document cannot hold is
+    refused as `ReportInvalid`, not retried."""
+    try:
+        return RenderedReport(path=str(await asyncio.to_thread(render, request)))
+    except ValueError as error:  # e.g. text a Word document cannot hold
+        raise ApplicationError(
+            f"the Rapid Review report cannot be rendered: {type(error).__name__}", type="ReportInvalid", non_retryable=True
+        ) from None

@@ -6,6 +6,7 @@ without a restart and without touching a running case's history.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import time
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -82,8 +83,13 @@ def load_routing() -> RoutingConfig:
     return RoutingConfig.model_validate_json(settings.routing_file().read_text(encoding="utf-8"))
 
 
-@activity.defn
-async def look_up_partnership(local_authority: LocalAuthority) -> Routing:
-    """Which partnership serves this local authority (¶2.5)."""
+def partnership_serving(local_authority: LocalAuthority) -> Routing:
     partnership_id, partnership = load_routing().partnership_of(local_authority)
     return Routing(partnership=partnership_id, partnership_name=partnership.name)
+
+
+@activity.defn
+async def look_up_partnership(local_authority: LocalAuthority) -> Routing:
+    """Which partnership serves this local authority (¶2.5). The file is read in a thread; a mistake in
+    it is retried until the Business Unit mends it (workflows/retries.py)."""
+    return await asyncio.to_thread(partnership_serving, local_authority)

@@ -44,10 +44,10 @@ async def main(rounds: int) -> None:
     import shutil
 
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     import settings
+    from models.payloads import DATA_CONVERTER
     from register.db import migrate
     from tests.journey import Journey
     from tests.test_history import do_not_notify_challenged_and_changed
@@ -60,7 +60,7 @@ async def main(rounds: int) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal,
         search_attributes=search_attributes.ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,  # the models' converter, without the codec
         dev_server_log_level="error",
     )
     try:

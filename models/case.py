@@ -12,6 +12,8 @@ from models.forms import LocalAuthority
 
 
 class CaseKind(StrEnum):
+    """Which journey a case follows."""
+
     SERIOUS_INCIDENT = "serious_incident"
     LEARNING_REQUEST = "learning_request"
     LOCAL_REVIEW = "local_review"  # an LCSPR: a child workflow of its serious-incident case
@@ -61,6 +63,8 @@ class Clock(StrEnum):
 
 
 class DeadlineStatus(StrEnum):
+    """Open until the step happens; met or missed by the date it happened; cancelled with the case."""
+
     OPEN = "open"
     MET = "met"
     MISSED = "missed"
@@ -186,6 +190,15 @@ class LocalReviewCommission(BaseModel):
     decided_on: date
 
 
+class Attention(BaseModel):
+    """Something a retry cannot mend (a message that cannot be sent as it is, a report that cannot be
+    rendered): recorded on the case for the Business Unit to put right; the case goes on."""
+
+    at: datetime
+    step: str
+    reason: str
+
+
 class CaseStatus(BaseModel):
     """What `starter.py status --json` prints and the `status` query returns."""
 
@@ -200,6 +213,8 @@ class CaseStatus(BaseModel):
     messages: list[MessageRecord]
     closed_reason: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    attention: list[Attention] = Field(default_factory=list, description="what the Business Unit must put right")
+    refused_not_kept: int = Field(default=0, description="refused signals counted but not kept one by one")
 
 
 class DecisionReceipt(BaseModel):
@@ -227,9 +242,26 @@ class CaseEvent(BaseModel):
     detail: str | None = None
 
 
+class CaseSummary(BaseModel):
+    """A case's row in the register."""
+
+    case_id: str
+    kind: CaseKind
+    local_authority: LocalAuthority
+    partnership: str | None
+    stage: Stage
+    received_on: date
+    closed_reason: str | None = None
+    next_due_on: date | None = None
+    missed: int = 0
+
+
 class RegisterBatch(BaseModel):
-    """A case's new events and its current state, written to the register together."""
+    """A case's new events and what changed since its last batch, written to the register together."""
 
     events: list[CaseEvent]
-    status: CaseStatus
+    case: CaseSummary | None = None
+    deadlines: list[DeadlineRecord] = Field(default_factory=list, description="new or changed since the last batch")
+    messages: list[MessageRecord] = Field(default_factory=list, description="new or changed since the last batch")
     parent_case_id: str | None = None
+    status: CaseStatus | None = None  # batches scheduled by releases before 0.2 carried the whole status

@@ -37,8 +37,17 @@ def _not_in_future(value: date, info: ValidationInfo) -> date:
     return value
 
 
-PlannedOn = Annotated[date, BeforeValidator(_iso_text_only)]
-HappenedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_not_in_future)]
+EARLIEST, LATEST = date(1900, 1, 1), date(2099, 12, 31)
+
+
+def _in_range(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"must be between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
+
+
+PlannedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_in_range)]
+HappenedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_in_range), AfterValidator(_not_in_future)]
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -8,78 +8,117 @@ that names the field. Which decision a case accepts at which stage is the workfl
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, ValidationError, model_validator
 
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
+from models.text import MANY, DocumentName, Name, Reference, Text, Url, named_once
+
+
+class DecisionName(StrEnum):
+    """Every decision's one name: the file names in examples/decisions/, the `decide` argument."""
+
+    DSP_DECISION = "dsp_decision"
+    CHALLENGE_RAISED = "challenge_raised"
+    CHALLENGE_RESOLVED = "challenge_resolved"
+    NOTIFICATION_SUBMITTED = "notification_submitted"
+    PANEL_ACKNOWLEDGED = "panel_acknowledged"
+    RAPID_REVIEW_CONVENED = "rapid_review_convened"
+    AGENCY_CONTRIBUTION_RECEIVED = "agency_contribution_received"
+    RAPID_REVIEW_MEETING_HELD = "rapid_review_meeting_held"
+    EXECUTIVE_DECISION = "executive_decision"
+    CHAIR_SIGN_OFF = "chair_sign_off"
+    PANEL_RESPONSE = "panel_response"
+    CASE_WITHDRAWN = "case_withdrawn"
+    REVIEWER_COMMISSIONED = "reviewer_commissioned"
+    TERMS_OF_REFERENCE_AGREED = "terms_of_reference_agreed"
+    FINAL_REPORT_RECEIVED = "final_report_received"
+    PUBLICATION_SCHEDULED = "publication_scheduled"
+    PUBLISHED = "published"
+    RECOMMENDATION_UPDATED = "recommendation_updated"
+    LEARNING_REQUEST_DECISION = "learning_request_decision"
+    LEARNING_REVIEW_COMPLETED = "learning_review_completed"
 
 
 class DecisionModel(BaseModel):
+    """What every decision has: the person who recorded it; its class line names it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     recorded_by: EmailStr
 
+    name: ClassVar[DecisionName]
     happened_field: ClassVar[str | None] = None  # the field holding the date the step really happened
+    step: ClassVar[str] = "the decision"  # the step it records, as a later decision's refusal names it
+
+    def __init_subclass__(cls, name: DecisionName | None = None, happened: str | None = None, **kwargs: Any) -> None:
+        """A decision's class line says its name and the field holding the date its step happened."""
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            cls.name = name
+        if happened is not None:
+            cls.happened_field = happened
 
     @property
     def happened_on(self) -> date | None:
         return getattr(self, self.happened_field) if self.happened_field else None
 
 
-class DspDecision(DecisionModel):
+class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeting_held_on"):
     """¶2.6: the DSPs' collective decision whether to notify the National Panel."""
+
+    step = "the DSP meeting"
 
     decision: Literal["notify", "do_not_notify"]
     meeting_held_on: HappenedOn
-    rationale: str = Field(min_length=1)
-    attendees: list[str] = Field(min_length=1)
-    independent_scrutineer_attended: bool
-
-    happened_field: ClassVar[str] = "meeting_held_on"
+    rationale: Text
+    attendees: list[Name] = Field(min_length=1, max_length=MANY)
+    independent_scrutineer_attended: StrictBool
 
 
-class ChallengeRaised(DecisionModel):
+class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happened="raised_on"):
     """¶2.7: the referrer disagrees with a decision not to notify."""
 
+    step = "the challenge"
+
     raised_on: HappenedOn
-    raised_by: str = Field(min_length=1)
-    grounds: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "raised_on"
+    raised_by: Name
+    grounds: Text
 
 
-class ChallengeResolved(DecisionModel):
+class ChallengeResolved(DecisionModel, name=DecisionName.CHALLENGE_RESOLVED, happened="resolved_on"):
     """¶2.7: the Professional Challenge, Escalation and Dispute Resolution procedure has ended."""
+
+    step = "the challenge's resolution"
 
     resolved_on: HappenedOn
     outcome: Literal["decision_upheld", "decision_changed"]
-    notes: str | None = None
-
-    happened_field: ClassVar[str] = "resolved_on"
+    notes: Text | None = None
 
 
-class NotificationSubmitted(DecisionModel):
+class NotificationSubmitted(DecisionModel, name=DecisionName.NOTIFICATION_SUBMITTED, happened="submitted_on"):
     """¶2.4, ¶4.1: the LA has notified the National Panel through CSONS."""
 
+    step = "the notification"
+
     submitted_on: HappenedOn
-    csons_reference: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "submitted_on"
+    csons_reference: Reference
 
 
-class PanelAcknowledged(DecisionModel):
+class PanelAcknowledged(DecisionModel, name=DecisionName.PANEL_ACKNOWLEDGED, happened="received_on"):
     """¶4.1: the National Panel's email saying it has received the notification."""
 
-    received_on: HappenedOn
+    step = "the Panel's acknowledgement"
 
-    happened_field: ClassVar[str] = "received_on"
+    received_on: HappenedOn
 
 
 class Agency(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1)
+    name: Name
     email: EmailStr
 
 
@@ -87,24 +126,31 @@ class AgencyWithDueDate(Agency):
     contribution_due_on: PlannedOn
 
 
-class RapidReviewConvened(DecisionModel):
+class RapidReviewConvened(DecisionModel, name=DecisionName.RAPID_REVIEW_CONVENED):
     """¶4.3-4.4: panel, chair, involved agencies and the dates of the Rapid Review."""
 
-    chair: str = Field(min_length=1)
-    panel_members: list[str] = Field(min_length=1)
-    agencies: list[Agency] = Field(min_length=1)
+    step = "the convening of the Rapid Review"
+
+    chair: Name
+    panel_members: list[Name] = Field(min_length=1, max_length=MANY)
+    agencies: list[Agency] = Field(min_length=1, max_length=MANY)
     contributions_due_on: PlannedOn
     meeting_on: PlannedOn
 
+    @model_validator(mode="after")
+    def _agencies_once(self) -> RapidReviewConvened:
+        named_once([a.name for a in self.agencies], "agencies")
+        return self
 
-class AgencyContributionReceived(DecisionModel):
+
+class AgencyContributionReceived(DecisionModel, name=DecisionName.AGENCY_CONTRIBUTION_RECEIVED, happened="received_on"):
     """¶4.3, ¶5.3: an agency's chronology, summary of involvement or report has arrived."""
 
-    agency: str = Field(min_length=1)
+    step = "the agency's contribution"
+
+    agency: Name
     kind: Literal["chronology", "summary_of_involvement", "report"]
     received_on: HappenedOn
-
-    happened_field: ClassVar[str] = "received_on"
 
 
 class ReviewCriteria(BaseModel):
@@ -112,10 +158,10 @@ class ReviewCriteria(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    improvements_needed: bool
-    recurrent_themes: bool
-    multi_agency_concerns: bool
-    panel_suggested_local_review: bool
+    improvements_needed: StrictBool
+    recurrent_themes: StrictBool
+    multi_agency_concerns: StrictBool
+    panel_suggested_local_review: StrictBool
 
 
 class ReviewCircumstances(BaseModel):
@@ -123,83 +169,88 @@ class ReviewCircumstances(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    single_agency_concern: bool
-    no_agency_involvement: bool
-    cross_boundary: bool
-    institutional_setting: bool
+    single_agency_concern: StrictBool
+    no_agency_involvement: StrictBool
+    cross_boundary: StrictBool
+    institutional_setting: StrictBool
 
 
-class RapidReviewMeetingHeld(DecisionModel):
+class RapidReviewMeetingHeld(DecisionModel, name=DecisionName.RAPID_REVIEW_MEETING_HELD, happened="held_on"):
     """¶4.5: what the Rapid Review panel found and recommends."""
 
+    step = "the Rapid Review meeting"
+
     held_on: HappenedOn
-    facts: str = Field(min_length=1)
-    immediate_actions: list[str]
-    improvements: list[str]
+    facts: Text
+    immediate_actions: list[Text] = Field(max_length=MANY)
+    improvements: list[Text] = Field(max_length=MANY)
     recommendation: Literal["lcspr", "national_review", "no_review"]
-    rationale: str = Field(min_length=1)
+    rationale: Text
     criteria: ReviewCriteria
     circumstances: ReviewCircumstances
 
-    happened_field: ClassVar[str] = "held_on"
 
-
-class ExecutiveDecision(DecisionModel):
+class ExecutiveDecision(DecisionModel, name=DecisionName.EXECUTIVE_DECISION, happened="decided_on"):
     """¶4.6: the Executive decides whether a local review is commissioned."""
 
+    step = "the Executive's decision"
+
     decided_on: HappenedOn
-    commission_lcspr: bool
-    rationale: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "decided_on"
+    commission_lcspr: StrictBool
+    rationale: Text
 
 
-class ChairSignOff(DecisionModel):
+class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="signed_on"):
     """¶4.9: the partnership chair adds the final decision to the Rapid Review report."""
 
+    step = "the chair's sign-off"
+
     signed_on: HappenedOn
-    chair: str = Field(min_length=1)
-    final_decision: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "signed_on"
+    chair: Name
+    final_decision: Text
 
 
-class PanelResponse(DecisionModel):
+class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="received_on"):
     """¶4.9: the National Panel says whether it agrees with the outcome."""
 
+    step = "the Panel's response"
+
     received_on: HappenedOn
-    agrees: bool
-    comments: str | None = None
-
-    happened_field: ClassVar[str] = "received_on"
+    agrees: StrictBool
+    comments: Text | None = None
 
 
-class CaseWithdrawn(DecisionModel):
+class CaseWithdrawn(DecisionModel, name=DecisionName.CASE_WITHDRAWN, happened="withdrawn_on"):
     """Ends a case at any stage, for example a form sent in error."""
 
+    step = "the withdrawal"
+
     withdrawn_on: HappenedOn
-    reason: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "withdrawn_on"
+    reason: Text
 
 
-class ReviewerCommissioned(DecisionModel):
+class ReviewerCommissioned(DecisionModel, name=DecisionName.REVIEWER_COMMISSIONED, happened="commissioned_on"):
     """¶5.2: the lead reviewer and the methodology."""
 
+    step = "the reviewer's commissioning"
+
     commissioned_on: HappenedOn
-    lead_reviewer: str = Field(min_length=1)
-    methodology: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "commissioned_on"
+    lead_reviewer: Name
+    methodology: Text
 
 
-class TermsOfReferenceAgreed(DecisionModel):
+class TermsOfReferenceAgreed(DecisionModel, name=DecisionName.TERMS_OF_REFERENCE_AGREED, happened="agreed_on"):
     """¶5.3: the contributing agencies and their deadlines."""
 
-    agreed_on: HappenedOn
-    agencies: list[AgencyWithDueDate] = Field(min_length=1)
+    step = "the terms of reference"
 
-    happened_field: ClassVar[str] = "agreed_on"
+    agreed_on: HappenedOn
+    agencies: list[AgencyWithDueDate] = Field(min_length=1, max_length=MANY)
+
+    @model_validator(mode="after")
+    def _agencies_once(self) -> TermsOfReferenceAgreed:
+        named_once([a.name for a in self.agencies], "agencies")
+        return self
 
 
 class Recommendation(BaseModel):
@@ -207,107 +258,111 @@ class Recommendation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(min_length=1)
-    text: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
+    id: Reference
+    text: Text
+    owner: Name
     due_on: PlannedOn
 
 
 def _unique_ids(recommendations: list[Recommendation]) -> None:
-    ids = [r.id for r in recommendations]
-    if len(ids) != len(set(ids)):
-        raise ValueError("recommendations: each id must be used once")
+    named_once([r.id for r in recommendations], "recommendations: id")
 
 
-class FinalReportReceived(DecisionModel):
-    """¶5.4: the reviewer's report and its recommendations; `report_file`, where the Business Unit saved
-    the report (a path the worker can read), sends it with the copies before publication (¶5.5)."""
+class FinalReportReceived(DecisionModel, name=DecisionName.FINAL_REPORT_RECEIVED, happened="received_on"):
+    """¶5.4: the reviewer's report and its recommendations; `report_file`, the report (Word or PDF), goes
+    with the copies before publication (¶5.5): the command line stores the file it names in the case's
+    documents folder, and the case knows it by that stored name only."""
+
+    step = "the final report"
 
     received_on: HappenedOn
-    recommendations: list[Recommendation]
-    report_file: str | None = None
+    recommendations: list[Recommendation] = Field(max_length=MANY)
+    report_file: DocumentName | None = None
 
     @model_validator(mode="after")
     def _ids(self) -> FinalReportReceived:
         _unique_ids(self.recommendations)
         return self
 
-    happened_field: ClassVar[str] = "received_on"
 
-
-class PublicationScheduled(DecisionModel):
+class PublicationScheduled(DecisionModel, name=DecisionName.PUBLICATION_SCHEDULED):
     """¶5.5: the planned date of publication; `copies_sent_on` if the copies went outside the system."""
+
+    step = "the publication schedule"
 
     publication_on: PlannedOn
     copies_sent_on: HappenedOn | None = None
 
 
-class Published(DecisionModel):
+class Published(DecisionModel, name=DecisionName.PUBLISHED, happened="published_on"):
     """¶5.5: the report is public."""
 
+    step = "the publication"
+
     published_on: HappenedOn
-    url: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "published_on"
+    url: Url
 
 
-class RecommendationUpdated(DecisionModel):
+class RecommendationUpdated(DecisionModel, name=DecisionName.RECOMMENDATION_UPDATED, happened="updated_on"):
     """¶5.4: progress on one recommendation."""
 
-    id: str = Field(min_length=1)
+    step = "the recommendation's update"
+
+    id: Reference
     status: Literal["in_progress", "completed", "closed"]
     updated_on: HappenedOn
-    note: str | None = None
-
-    happened_field: ClassVar[str] = "updated_on"
+    note: Text | None = None
 
 
-class LearningRequestDecision(DecisionModel):
+class LearningRequestDecision(DecisionModel, name=DecisionName.LEARNING_REQUEST_DECISION, happened="decided_on"):
     """¶3.2: convene a learning review, or reply to the referrer with the rationale."""
+
+    step = "the partnership's decision"
 
     decided_on: HappenedOn
     decision: Literal["learning_review", "no_review"]
-    rationale: str = Field(min_length=1)
-
-    happened_field: ClassVar[str] = "decided_on"
+    rationale: Text
 
 
-class LearningReviewCompleted(DecisionModel):
+class LearningReviewCompleted(DecisionModel, name=DecisionName.LEARNING_REVIEW_COMPLETED, happened="completed_on"):
     """¶3.2: the learning review's findings and recommendations."""
 
+    step = "the learning review"
+
     completed_on: HappenedOn
-    findings: str = Field(min_length=1)
-    recommendations: list[Recommendation]
+    findings: Text
+    recommendations: list[Recommendation] = Field(max_length=MANY)
 
     @model_validator(mode="after")
     def _ids(self) -> LearningReviewCompleted:
         _unique_ids(self.recommendations)
         return self
 
-    happened_field: ClassVar[str] = "completed_on"
 
-
-DECISIONS: dict[str, type[DecisionModel]] = {
-    "dsp_decision": DspDecision,
-    "challenge_raised": ChallengeRaised,
-    "challenge_resolved": ChallengeResolved,
-    "notification_submitted": NotificationSubmitted,
-    "panel_acknowledged": PanelAcknowledged,
-    "rapid_review_convened": RapidReviewConvened,
-    "agency_contribution_received": AgencyContributionReceived,
-    "rapid_review_meeting_held": RapidReviewMeetingHeld,
-    "executive_decision": ExecutiveDecision,
-    "chair_sign_off": ChairSignOff,
-    "panel_response": PanelResponse,
-    "case_withdrawn": CaseWithdrawn,
-    "reviewer_commissioned": ReviewerCommissioned,
-    "terms_of_reference_agreed": TermsOfReferenceAgreed,
-    "final_report_received": FinalReportReceived,
-    "publication_scheduled": PublicationScheduled,
-    "published": Published,
-    "recommendation_updated": RecommendationUpdated,
-    "learning_request_decision": LearningRequestDecision,
-    "learning_review_completed": LearningReviewCompleted,
+DECISIONS: dict[DecisionName, type[DecisionModel]] = {
+    model.name: model
+    for model in (
+        DspDecision,
+        ChallengeRaised,
+        ChallengeResolved,
+        NotificationSubmitted,
+        PanelAcknowledged,
+        RapidReviewConvened,
+        AgencyContributionReceived,
+        RapidReviewMeetingHeld,
+        ExecutiveDecision,
+        ChairSignOff,
+        PanelResponse,
+        CaseWithdrawn,
+        ReviewerCommissioned,
+        TermsOfReferenceAgreed,
+        FinalReportReceived,
+        PublicationScheduled,
+        Published,
+        RecommendationUpdated,
+        LearningRequestDecision,
+        LearningReviewCompleted,
+    )
 }
 
 
@@ -334,11 +389,12 @@ class DecisionRefused(ValueError):
 
 
 def parse_decision(decision: Decision, today: date | None = None) -> DecisionModel:
-    model = DECISIONS.get(decision.name)
-    if model is None:
+    try:
+        model = DECISIONS[DecisionName(decision.name)]
+    except ValueError:
         raise DecisionRefused(
             f"unknown decision '{decision.name}'; known decisions: {', '.join(DECISIONS)}"
-        )
+        ) from None
     try:
         return model.model_validate(decision.body, context={"today": today})
     except ValidationError as error:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, model_validator
 
 from models.dates import HappenedOn
+from models.text import MANY, Name, Reference, Text
 
 
 class LocalAuthority(StrEnum):
+    """The four Tees Valley authorities (¶1); the routing file says which partnership serves each."""
+
     HARTLEPOOL = "hartlepool"
     STOCKTON_ON_TEES = "stockton-on-tees"
     MIDDLESBROUGH = "middlesbrough"
@@ -22,24 +25,24 @@ class FormModel(BaseModel):
 
 
 class Referrer(FormModel):
-    name: str = Field(min_length=1)
-    agency: str = Field(min_length=1)
+    name: Name
+    agency: Name
     email: EmailStr
-    phone: str | None = None
+    phone: Reference | None = None
 
 
 class Child(FormModel):
-    reference: str = Field(min_length=1)
+    reference: Reference
     date_of_birth: HappenedOn | None = None
-    sex: str | None = None
-    known_to_childrens_social_care: bool | None = None
+    sex: Reference | None = None
+    known_to_childrens_social_care: StrictBool | None = None
 
 
 class Incident(FormModel):
     date: HappenedOn
     outcome: Literal["death", "serious_harm"]
     abuse_or_neglect: Literal["known", "suspected"]
-    summary: str = Field(min_length=1)
+    summary: Text
 
 
 class SeriousIncidentForm(FormModel):
@@ -51,7 +54,7 @@ class SeriousIncidentForm(FormModel):
     referrer: Referrer
     child: Child
     incident: Incident
-    agencies_involved: list[str] = Field(min_length=1)
+    agencies_involved: list[Name] = Field(min_length=1, max_length=MANY)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> SeriousIncidentForm:
@@ -59,6 +62,8 @@ class SeriousIncidentForm(FormModel):
             raise ValueError("became_aware_on: cannot be after received_on")
         if self.incident.date > self.became_aware_on:
             raise ValueError("incident.date: cannot be after became_aware_on")
+        if self.child.date_of_birth and self.child.date_of_birth > self.incident.date:
+            raise ValueError("child.date_of_birth: cannot be after incident.date")
         return self
 
 
@@ -70,6 +75,6 @@ class LearningRequestForm(FormModel):
     referrer: Referrer
     child: Child
     reason: Literal["near_miss", "good_practice", "poor_practice", "multi_agency_working", "other"]
-    summary: str = Field(min_length=1)
-    agencies_involved: list[str] = Field(min_length=1)
-    related_case: str | None = None
+    summary: Text
+    agencies_involved: list[Name] = Field(min_length=1, max_length=MANY)
+    related_case: Reference | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from activities.working_days import working_days_between
+from models.working_days import working_days_between
 from register.db import engine
 from register.models import CaseRow, DeadlineRow
 

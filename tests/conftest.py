@@ -59,6 +59,7 @@ def outbox(tmp_path, monkeypatch):
     folder = tmp_path / "outbox"
     monkeypatch.setenv("SAFEGUARDING_OUTBOX_DIR", str(folder))
     monkeypatch.setenv("SAFEGUARDING_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("SAFEGUARDING_DOCUMENTS_DIR", str(tmp_path / "documents"))
     register = f"sqlite:///{tmp_path / 'register.db'}"
     monkeypatch.setenv("SAFEGUARDING_REGISTER_URL", register)
     migrate(register)

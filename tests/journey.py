@@ -14,11 +14,12 @@ from typing import Any, Callable
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.working_days import add_working_days
+from models.working_days import add_working_days
 from models.case import CaseStatus, Clock, DeadlineRecord, DecisionReceipt
 from models.dates import london_today
 from models.decisions import Decision
 from models.forms import LearningRequestForm, SeriousIncidentForm
+from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.serious_incident import SeriousIncidentWorkflow
 
@@ -99,17 +100,15 @@ class Journey:
 
     async def decide(self, handle: WorkflowHandle, name: str, **changes: Any) -> DecisionReceipt:
         """Record a decision as an update: raises WorkflowUpdateFailedError if the case refuses it."""
-        return await handle.execute_update(
-            "decide", example_decision(name, **changes), result_type=DecisionReceipt
-        )
+        return await handle.execute_update(CaseWorkflow.decide, example_decision(name, **changes))
 
     async def signal(self, handle: WorkflowHandle, name: str, **changes: Any) -> None:
         before = len((await self.status(handle)).decisions)
-        await handle.signal("submit_decision", example_decision(name, **changes))
+        await handle.signal(CaseWorkflow.submit_decision, example_decision(name, **changes))
         await self.wait_for(handle, lambda s: len(s.decisions) > before)
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
-        return await handle.query("status", result_type=CaseStatus)
+        return await handle.query(CaseWorkflow.status)
 
     async def wait_for(self, handle: WorkflowHandle, check: Callable[[CaseStatus], bool]) -> CaseStatus:
         """Poll the case (without moving the clock) until `check` holds; the activities run meanwhile."""

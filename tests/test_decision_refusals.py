@@ -11,6 +11,7 @@ from temporalio.service import RPCError
 from models.case import CaseStatus, Stage
 from models.decisions import Decision
 from tests.journey import serious_incident_form
+from workflows.case_workflow import CaseWorkflow
 
 
 def unchanged(before: CaseStatus, after: CaseStatus) -> bool:
@@ -52,7 +53,7 @@ async def test_wrong_stage_duplicate_or_invalid_decisions_are_refused(journey, n
     before = await journey.status(handle)
     if name == "no_such_decision":
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update("decide", Decision(name=name, body={}))
+            await handle.execute_update(CaseWorkflow.decide, Decision(name=name, body={}))
         message = str(refused.value.cause)
     else:
         message = await refused_update(journey, handle, name, **changes)

@@ -37,6 +37,7 @@ from register.db import engine_for
 from register.models import EventRow
 from models.case import CaseStatus
 from models.dates import london_today
+from workflows.case_workflow import CaseWorkflow
 from workflows import search_attributes
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -281,9 +282,7 @@ def worker(workers: Workers):
 
 
 async def query_status(client: Client, case_id: str) -> CaseStatus:
-    return await client.get_workflow_handle(case_id).query(
-        "status", result_type=CaseStatus, rpc_timeout=timedelta(seconds=5)
-    )
+    return await client.get_workflow_handle(case_id).query(CaseWorkflow.status, rpc_timeout=timedelta(seconds=5))
 
 
 async def wait_for(

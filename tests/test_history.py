@@ -34,10 +34,9 @@ import settings
 import starter
 from codec import ENCODING, EncryptionCodec
 import worker
-from activities.working_days import add_working_days, end_of_day
+from models.working_days import add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Role, Stage
 from models.decisions import Decision
-from models.forms import SeriousIncidentForm
 from tests.test_local_review import commissioned_case, to_final_report
 from tests.journey import (
     Journey,
@@ -47,6 +46,9 @@ from tests.journey import (
     serious_incident_form,
     templates,
 )
+from models.messages import NewSeriousIncidentForm
+from workflows.case_workflow import CaseWorkflow
+from workflows.clocks import Watch
 from workflows.serious_incident import SeriousIncidentWorkflow
 
 MINUTE = timedelta(minutes=1)
@@ -297,19 +299,13 @@ async def test_the_missed_deadline_history_replays_its_fired_timers(journey):
 @workflow.defn(name="SeriousIncidentWorkflow", sandboxed=False)
 class TellsTheBusinessUnitFirst(SeriousIncidentWorkflow):
     @workflow.run
-    async def run(self, form: SeriousIncidentForm) -> CaseStatus:
-        return await super().run(form)
+    async def run(self, *submitted: Any) -> CaseStatus:
+        return await super().run(*submitted)
 
     async def receive_form(self) -> None:
-        await self.look_up_partnership()
-        await self.send(
-            "new_serious_incident_form",
-            [Role.BUSINESS_UNIT],
-            "new-form",
-            {"received_on": self.form.received_on.isoformat()},
-            summary="¶2.5 Tell the Business Unit of the new form",
-        )
-        await self.open_deadline(Clock.DSP_MEETING, self.form.received_on, [Role.BUSINESS_UNIT])
+        await self.case.look_up_partnership()
+        await self.case.send(NewSeriousIncidentForm(received_on=self.form.received_on, dsp_due_on=self.form.received_on, dsp_rule="-"))
+        await self.case.clocks.start(Clock.DSP_MEETING, self.form.received_on, Watch(remind=[Role.BUSINESS_UNIT]))
 
 
 async def test_replay_catches_steps_taken_in_another_order(journey):
@@ -505,7 +501,7 @@ async def test_no_personal_data_outside_the_form_itself(journey, tmp_path, monke
         Decision(name="dsp_decision", body={**dsp, "recorded_by": form.referrer.name}),  # not an e-mail
     ]
     for decision in refused_signals:
-        await handle.signal("submit_decision", decision)
+        await handle.signal(CaseWorkflow.submit_decision, decision)
     status = await journey.wait_for(handle, lambda s: len(s.decisions) == len(refused_signals))
     reasons = [d.reason or "" for d in status.decisions]
     assert not any(d.accepted for d in status.decisions) and all(reasons)
@@ -514,7 +510,7 @@ async def test_no_personal_data_outside_the_form_itself(journey, tmp_path, monke
     tomorrow = (today + timedelta(days=1)).isoformat()
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            "decide",
+            CaseWorkflow.decide,
             Decision(
                 name="dsp_decision",
                 body={**dsp, "rationale": form.incident.summary, "meeting_held_on": tomorrow},
@@ -617,7 +613,7 @@ async def test_refused_signals_never_fail_a_workflow_task(journey):
         example_decision("dsp_decision", meeting_held_on=today - timedelta(days=30)),  # before the form
     ]
     for decision in garbage:
-        await handle.signal("submit_decision", decision)
+        await handle.signal(CaseWorkflow.submit_decision, decision)
     status = await journey.wait_for(handle, lambda s: len(s.decisions) == len(garbage))
     assert [(d.name, d.accepted, d.via) for d in status.decisions] == [
         (d.name, False, "signal") for d in garbage
@@ -655,9 +651,9 @@ async def test_a_signal_that_is_not_a_decision_is_refused_on_the_record_and_neve
     await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
 
     # e.g. `temporal workflow signal --name submit_decision --input '...'` with the wrong JSON
-    await handle.signal("submit_decision", {"name": "dsp_decision", "body": form.incident.summary})
-    await handle.signal("submit_decision", form.child.reference)
-    await handle.signal("submit_decision", example_decision("dsp_decision", meeting_held_on=today))
+    await handle.signal(CaseWorkflow.submit_decision, {"name": "dsp_decision", "body": form.incident.summary})
+    await handle.signal(CaseWorkflow.submit_decision, form.child.reference)
+    await handle.signal(CaseWorkflow.submit_decision, example_decision("dsp_decision", meeting_held_on=today))
     status = await journey.wait_for(handle, lambda s: any(d.accepted for d in s.decisions))
 
     history = await handle.fetch_history()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.working_days import add_working_days, end_of_day
+from models.working_days import add_working_days, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
 from tests.journey import deadline, example, learning_request_form, messages_to, templates
 

@@ -7,9 +7,11 @@ import re
 from datetime import date, timedelta
 
 import pytest
+
+from activities.files import store_document
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from activities.working_days import add_calendar_months, add_working_days, end_of_day
+from models.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
 from tests.journey import deadline, messages_to, templates
 from workflows.local_review import LocalReviewWorkflow
@@ -269,10 +271,11 @@ async def test_the_reviewers_report_goes_with_the_copies(journey, tmp_path):
     case, review, today = await commissioned_case(journey)
     report = tmp_path / "lcspr-final-report.pdf"
     report.write_bytes(b"%PDF-1.4 the reviewer's report")
+    stored = store_document(report, review.id)  # what starter.py decide does with the file it is given
     await journey.decide(review, "reviewer_commissioned", commissioned_on=today)
     await journey.decide(review, "terms_of_reference_agreed", agreed_on=today, agencies=agencies(add_working_days(today, 5)))
     await journey.decide(
-        review, "final_report_received", received_on=today, report_file=str(report),
+        review, "final_report_received", received_on=today, report_file=stored,
         recommendations=recommendations(today + timedelta(days=300)),
     )
     await journey.wait_for(review, lambda s: deadline(s, Clock.RECOMMENDATION) is not None)
@@ -280,6 +283,7 @@ async def test_the_reviewers_report_goes_with_the_copies(journey, tmp_path):
     await journey.sent(review, "publication_copies")
     (copies,) = [m for m in journey.delivered(review.id) if "copy of the report" in m["Subject"]]
     (attachment,) = list(copies.iter_attachments())
-    assert (attachment.get_filename(), attachment.get_content_type()) == ("lcspr-final-report.pdf", "application/pdf")
+    assert (attachment.get_filename(), attachment.get_content_type()) == (stored, "application/pdf")
+    assert stored.startswith("lcspr-final-report-") and stored.endswith(".pdf")
     assert attachment.get_content() == report.read_bytes()
     assert "The full report is attached." in copies.get_body(preferencelist=("plain",)).get_content()

@@ -8,16 +8,19 @@ outbox as an .eml file named by its idempotency key. Run through Temporal's Acti
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from string import Template
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import send_message
 from models.case import MessageRequest, Role, SentMessage
+from models.messages import COMMON_FIELDS, DELIVERY_FIELDS, MESSAGES, AgencyRequest, DeadlineMessage, Message
 from models.forms import LocalAuthority, SeriousIncidentForm
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -89,6 +92,7 @@ def request(
     step: str = "reminder/dsp_meeting/1",
     referrer_email: str | None = REFERRER,
     attachment: dict | None = None,
+    addresses: list[str] | None = None,
 ) -> MessageRequest:
     return MessageRequest(
         key=f"{CASE_ID}/{step}",
@@ -99,6 +103,7 @@ def request(
         context=context if context is not None else REMINDER_CONTEXT,
         referrer_email=referrer_email,
         attachment=attachment,
+        addresses=addresses or [],
     )
 
 
@@ -204,22 +209,25 @@ async def test_addresses_come_from_the_routing_file(tmp_path, monkeypatch):
 
 
 async def test_referrer_without_an_address_is_an_error_and_nothing_is_sent(outbox):
-    with pytest.raises(ValueError, match="referrer") as caught:
+    with pytest.raises(ApplicationError, match="referrer") as caught:
         await send(request("rationale_to_referrer", [Role.REFERRER, Role.BUSINESS_UNIT], RATIONALE_CONTEXT, referrer_email=None))
     assert "rationale_to_referrer" in str(caught.value)
+    assert (caught.value.type, caught.value.non_retryable) == ("RoutingError", True)
     assert files_in(outbox) == []
 
 
 async def test_a_missing_template_variable_is_an_error_and_nothing_is_sent(outbox):
     context = {k: v for k, v in REMINDER_CONTEXT.items() if k != "needed"}
-    with pytest.raises(KeyError, match="needed"):
+    with pytest.raises(ApplicationError, match="needed") as caught:
         await send(request("deadline_reminder", [Role.BUSINESS_UNIT], context))
+    assert (caught.value.type, caught.value.non_retryable) == ("TemplateError", True)
     assert files_in(outbox) == []
 
 
 async def test_an_unknown_template_is_an_error(outbox):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ApplicationError, match="no_such_template") as caught:
         await send(request("no_such_template"))
+    assert (caught.value.type, caught.value.non_retryable) == ("TemplateError", True)
     assert files_in(outbox) == []
 
 
@@ -328,7 +336,7 @@ TEMPLATE_CASES = [
          "Rapid Review meeting: 2026-01-13", "by the end of 2026-01-20"],
     ),
     (
-        "contribution_request", [Role.BUSINESS_UNIT], "contribution-request/cleveland-police",
+        "contribution_request", [], "contribution-request/cleveland-police",
         {"agency": "Cleveland Police", "due_on": "2026-01-08", "meeting_on": "2026-01-13"},
         ["Cleveland Police is asked for its chronology", "by the end of 2026-01-08", "meeting is on\n2026-01-13"],
     ),
@@ -353,11 +361,11 @@ TEMPLATE_CASES = [
     (
         "delivery_refused", [Role.BUSINESS_UNIT], "delivery-refused/rationale-to-referrer",
         {"refused_template": "rationale_to_referrer", "refused_key": "SI-20251223-2c1bd5/rationale-to-referrer"},
-        ["permanently refused a message", "rationale_to_referrer (SI-20251223-2c1bd5/rationale-to-referrer)", "the case goes on"],
+        ["could not be delivered: rationale_to_referrer", "(SI-20251223-2c1bd5/rationale-to-referrer). The mail server refused it permanently.", "the case goes on"],
     ),
     # workflows/local_review.py
     (
-        "lcspr_contribution_request", [Role.BUSINESS_UNIT], "lcspr-contribution-request/cleveland-police",
+        "lcspr_contribution_request", [], "lcspr-contribution-request/cleveland-police",
         {"agency": "Cleveland Police", "due_on": "2026-03-12", "publication_due_on": "2026-07-15"},
         ["Terms of Reference name Cleveland Police", "by the end of 2026-03-12", "2026-07-15"],
     ),
@@ -382,8 +390,37 @@ TEMPLATE_CASES = [
 ]
 
 
-def test_every_template_is_covered():
-    assert sorted(case[0] for case in TEMPLATE_CASES) == sorted(p.stem for p in TEMPLATES.glob("*.txt"))
+# The extra fields a kind of message needs beyond its template's context (who, whose deadline).
+EXTRA_FIELDS: dict[str, dict] = {
+    "contribution_request": {"addresses": ["chronologies@police.example.org"]},
+    "lcspr_contribution_request": {"addresses": ["chronologies@police.example.org"]},
+    "deadline_reminder": {"deadline_step": "dsp_meeting", "remind": [Role.BUSINESS_UNIT], "number": 1},
+    "deadline_escalation": {"deadline_step": "dsp_meeting", "escalate": [Role.ESCALATION, Role.BUSINESS_UNIT]},
+    "public_until_reached": {"deadline_step": "public_until"},
+}
+KINDS = {kind.template: kind for kind in MESSAGES}
+
+
+def as_message(template: str, context: dict[str, str]) -> Message:
+    """The workflows' message model for a template, from the context: a field renamed in the model
+    (or a context key here) fails, and so does a placeholder renamed in the template."""
+    return KINDS[template].model_validate({**context, **EXTRA_FIELDS.get(template, {})})
+
+
+def test_every_kind_of_message_has_its_template_and_a_case():
+    def subclasses(kind: type[Message]) -> set[type[Message]]:
+        return {kind}.union(*(subclasses(sub) for sub in kind.__subclasses__()))
+
+    assert subclasses(Message) - {Message, DeadlineMessage, AgencyRequest} == set(MESSAGES)
+    assert sorted(KINDS) == sorted(p.stem for p in TEMPLATES.glob("*.txt"))
+    assert sorted(case[0] for case in TEMPLATE_CASES) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("kind", MESSAGES, ids=lambda kind: kind.template)
+def test_every_placeholder_of_a_template_is_a_field_of_its_message(kind):
+    placeholders = set(re.findall(r"\$\{(\w+)\}", (TEMPLATES / f"{kind.template}.txt").read_text(encoding="utf-8")))
+    fields = set(kind.model_fields) - DELIVERY_FIELDS
+    assert placeholders <= fields | COMMON_FIELDS, placeholders - fields - COMMON_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -394,12 +431,24 @@ def test_every_template_is_covered():
     "authority", [LocalAuthority.STOCKTON_ON_TEES, LocalAuthority.REDCAR_AND_CLEVELAND], ids=lambda a: a.value
 )
 async def test_template_renders_with_the_workflows_context(template, to, step, context, says, authority, outbox):
+    message = as_message(template, context)
+    assert (message.step_key(), message.recipients()) == (step, to)
     attachment = FORM.model_dump(mode="json") if template == "form_to_notifier" else None
-    sent = await send(request(template, to, context, local_authority=authority, step=step, attachment=attachment))
+    sent = await send(
+        request(
+            template,
+            message.recipients(),
+            message.context(),
+            local_authority=authority,
+            step=message.step_key(),
+            attachment=attachment,
+            addresses=message.addresses,
+        )
+    )
 
     assert Path(sent.path) == outbox / CASE_ID / f"{step.replace('/', '--')}.eml"
     assert sent.key == f"{CASE_ID}/{step}"
-    message = read_eml(sent.path)
+    mail = read_eml(sent.path)
     mailbox = PARTNERSHIP_MAILBOX[authority]
     roles = {
         Role.BUSINESS_UNIT: [mailbox],
@@ -414,19 +463,19 @@ async def test_template_renders_with_the_workflows_context(template, to, step, c
         Role.SECRETARY_OF_STATE: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["secretary_of_state"]],
         Role.OFSTED: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["ofsted"]],
     }
-    expected_to = [address for role in to for address in roles[role]]
-    assert addresses(message, "From") == [mailbox]
-    assert addresses(message, "To") == expected_to == sent.to
-    assert message["X-Idempotency-Key"] == f"{CASE_ID}/{step}"
-    assert message["Message-ID"]
+    expected_to = message.addresses + [address for role in message.recipients() for address in roles[role]]
+    assert addresses(mail, "From") == [mailbox]
+    assert addresses(mail, "To") == expected_to == sent.to
+    assert mail["X-Idempotency-Key"] == f"{CASE_ID}/{step}"
+    assert mail["Message-ID"]
 
-    subject = message["Subject"]
+    subject = mail["Subject"]
     assert f"[{CASE_ID}]" in subject
     assert "$" not in subject
     leaked = [detail for detail in CHILD_DETAILS if detail.lower() in subject.lower()]
     assert leaked == [], subject
 
-    body = body_of(message)
+    body = body_of(mail)
     assert "$" not in body, "every placeholder filled"
     assert CASE_ID in body
     assert PARTNERSHIP_NAME[PARTNERSHIP[authority]] in body
@@ -452,7 +501,7 @@ def test_template_needs_only_what_the_workflows_send(template, context):
         for match in Template.pattern.finditer(text)
         if match.group("braced") or match.group("named")
     }
-    provided = set(context) | {"case_id", "local_authority", "partnership", "partnership_name", "case_url"}
+    provided = set(as_message(template, context).context()) | COMMON_FIELDS
     assert placeholders - provided == set()
     assert "case_id" in placeholders
 
@@ -531,13 +580,15 @@ async def test_an_agency_is_written_to_at_its_own_address_first(outbox):
 
 
 async def test_a_message_needs_a_recipient(outbox):
-    with pytest.raises(ValueError, match="no recipient"):
+    with pytest.raises(ApplicationError, match="no recipient"):
         await send(request("contribution_request", [], {"agency": "A", "due_on": "x", "meeting_on": "y"}))
     assert files_in(outbox) == []
 
 
-async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox):
-    document = tmp_path / "rapid-review-report-final.docx"
+async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox, monkeypatch):
+    monkeypatch.setenv("SAFEGUARDING_REPORTS_DIR", str(tmp_path / "reports"))
+    document = tmp_path / "reports" / CASE_ID / "rapid-review-report-final.docx"
+    document.parent.mkdir(parents=True)
     document.write_bytes(b"PK\x03\x04 a docx is a zip")
     message_request = request(
         "report_to_national_panel",

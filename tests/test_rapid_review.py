@@ -8,7 +8,7 @@ import pytest
 from docx import Document
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.working_days import add_calendar_months, add_working_days, end_of_day
+from models.working_days import add_calendar_months, add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Stage
 from tests.journey import deadline, messages_to, templates
 

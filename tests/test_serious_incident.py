@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from activities.working_days import add_working_days, at_london_time, end_of_day
+from models.working_days import add_working_days, at_london_time, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
 from models.forms import SeriousIncidentForm
 from tests.journey import deadline, messages_to, example, serious_incident_form, templates

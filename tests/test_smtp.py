@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from activities.working_days import add_working_days, end_of_day
+from models.working_days import add_working_days, end_of_day
 from models.case import Clock, Stage
 from models.forms import SeriousIncidentForm
 from tests.journey import deadline, serious_incident_form, templates

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from activities.working_days import (
+from models.working_days import (
     add_calendar_months,
     add_working_days,
     at_london_time,

@@ -2,7 +2,7 @@
 
   ¶3.1  the form reaches the Business Unit, which is told                      -> receive_form
   ¶3.2  the partnership decides: a learning review is convened, or the referrer
-        gets the rationale                                                     -> partnership_decision
+        gets the rationale                                                     -> tell_referrer
   ¶3.2  the learning review's findings and recommendations are recorded        -> share_learning
   ¶5.4  its recommendations are monitored to completion                        -> recommendations.py
 A case can be withdrawn at any stage.
@@ -10,147 +10,118 @@ A case can be withdrawn at any stage.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import CaseKind, CaseStatus, Role, Stage
-    from models.decisions import (
-        DecisionModel,
-        LearningRequestDecision,
-        LearningReviewCompleted,
-        RecommendationUpdated,
-    )
+    from models.case import CaseKind, CaseStatus, Stage
+    from models.decisions import LearningRequestDecision, LearningReviewCompleted
     from models.forms import LearningRequestForm
+    from models import messages
 
-from workflows.case import CaseEnded
-from workflows.recommendations import RecommendationsMonitor
+from workflows.case import Case, CaseEnded
+from workflows.case_workflow import CaseWorkflow
+from workflows.intake import Table, Takes, answered, at
+from workflows.recommendations import Recommendations
 
 
 @workflow.defn
-class LearningRequestWorkflow(RecommendationsMonitor):
-    kind = CaseKind.LEARNING_REQUEST
-    EXPECTED = {
-        Stage.PARTNERSHIP_DECISION: frozenset({"learning_request_decision"}),
-        Stage.LEARNING_REVIEW: frozenset({"learning_review_completed"}),
-        Stage.MONITORING: frozenset({"recommendation_updated"}),
-    }
+class LearningRequestWorkflow(CaseWorkflow):
+    """A learning request from the form to its review's last recommendation (¶3, ¶5.4)."""
+
+    PARTS = (Recommendations,)
 
     @workflow.init
-    def __init__(self, form: LearningRequestForm) -> None:
-        super().__init__(
-            local_authority=form.local_authority,
-            received_on=form.received_on,
-            referrer_email=form.referrer.email,
-            stage=Stage.PARTNERSHIP_DECISION,
-        )
+    def __init__(self, *submitted: Any) -> None:
+        form = self.read_start(LearningRequestForm, submitted)
+        if form is None:
+            return
+        self.case = Case.from_form(CaseKind.LEARNING_REQUEST, form, Stage.PARTNERSHIP_DECISION, details=self.details)
         self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
-        self.init_recommendations()
+        self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "review"))
+        self.open_intake()
+
+    def parts(self) -> list[Any]:
+        return [self.recommendations]
 
     @workflow.run
-    async def run(self, form: LearningRequestForm) -> CaseStatus:
+    async def run(self, *submitted: Any) -> CaseStatus:
+        """Starts from one Learning Request Form (`LearningRequestForm`)."""
+        self.refuse_invalid_start()
         try:
-            await self.receive_form()
-            await self.until(lambda: self.decision is not None)
-            await self.tell_referrer()
-            if self.decision and self.decision.decision == "learning_review":
-                await self.until(lambda: self.review is not None)
-                await self.share_learning()
-                assert self.review is not None
-                await self.monitor_recommendations(self.review.recommendations, self.review.completed_on)
-                await self.until(self.recommendations_finished)
-                if self.stage is Stage.MONITORING:
-                    self.close(
-                        f"Learning review completed on {self.review.completed_on}; "
-                        "every recommendation completed or closed"
-                    )
+            await self.follow(self.journey())
         except CaseEnded:
-            await self.announce_withdrawal()
-        return await self.finish()
+            await self.case.announce_withdrawal()
+        return await self.case.finish()
 
     # ---- the journey ------------------------------------------------------------------------------
 
+    async def journey(self) -> None:
+        case = self.case
+        await self.receive_form()
+        await case.until(lambda: self.decision is not None)
+        await self.tell_referrer()
+        if self.decision and self.decision.decision == "learning_review":
+            await case.until(lambda: self.review is not None)
+            await self.share_learning()
+            assert self.review is not None
+            await self.recommendations.monitor(self.review.recommendations, self.review.completed_on)
+            await case.until(self.recommendations.finished)
+            if case.stage is Stage.MONITORING:
+                case.close(
+                    f"Learning review completed on {self.review.completed_on}; every recommendation completed or closed"
+                )
+
     async def receive_form(self) -> None:
         """¶3.1: the Business Unit of the partnership is told of the request."""
-        await self.look_up_partnership()
-        await self.send(
-            "new_learning_request",
-            [Role.BUSINESS_UNIT],
-            "new-form",
-            {"received_on": self.form.received_on.isoformat(), "reason": self.form.reason.replace("_", " ")},
-            summary="¶3.1 Tell the Business Unit of the new Learning Request",
+        await self.case.look_up_partnership()
+        await self.case.send(
+            messages.NewLearningRequest(received_on=self.form.received_on, reason=self.form.reason.replace("_", " "))
         )
 
     async def tell_referrer(self) -> None:
         """¶3.2: the referrer hears that a review is convened, or why it is not."""
-        assert self.decision is not None
-        convened = self.decision.decision == "learning_review"
-        await self.send(
-            "learning_review_convened" if convened else "learning_request_rationale",
-            [Role.REFERRER, Role.BUSINESS_UNIT],
-            "partnership-decision",
-            {"decided_on": self.decision.decided_on.isoformat(), "rationale": self.decision.rationale},
-            summary="¶3.2 Learning review convened" if convened else "¶3.2 Rationale to the referrer",
-        )
+        decision = self.decision
+        assert decision is not None
+        convened = decision.decision == "learning_review"
+        told = messages.LearningReviewConvened if convened else messages.LearningRequestRationale
+        await self.case.send(told(decided_on=decision.decided_on, rationale=decision.rationale))
 
     async def share_learning(self) -> None:
         """¶3.2: the review's findings and recommendations go to the referrer and the Business Unit."""
-        assert self.review is not None
-        await self.send(
-            "learning_review_completed",
-            [Role.REFERRER, Role.BUSINESS_UNIT],
-            "learning-review-completed",
-            {
-                "completed_on": self.review.completed_on.isoformat(),
-                "findings": self.review.findings,
-                "recommendations": "\n".join(
-                    f"- {r.id}: {r.text} (owner: {r.owner}; due {r.due_on})"
-                    for r in self.review.recommendations
-                )
-                or "- none",
-            },
-            summary="¶3.2 Share the learning review's findings",
+        review = self.review
+        assert review is not None
+        listed = "\n".join(f"- {r.id}: {r.text} (owner: {r.owner}; due {r.due_on})" for r in review.recommendations)
+        await self.case.send(
+            messages.LearningReviewFindings(
+                completed_on=review.completed_on, findings=review.findings, recommendations=listed or "- none"
+            )
         )
 
-    # ---- decisions --------------------------------------------------------------------------------
+    # ---- its decisions ----------------------------------------------------------------------------
 
-    def check_decision(self, decision: DecisionModel) -> None:
-        if isinstance(decision, RecommendationUpdated):
-            self.check_recommendation_update(decision)
+    def decided(self, decision: LearningRequestDecision) -> None:
+        """¶3.2: a learning review is convened, or the request closes with the rationale."""
+        if decision.decision == "no_review":
+            self.case.close(f"No learning review: decided on {decision.decided_on}")
 
-    def step_answered(self, name: str) -> tuple[str, date]:
-        if name == "learning_review_completed" and self.decision:
-            return "the partnership's decision", self.decision.decided_on
-        if name == "recommendation_updated" and self.review:
-            return "the learning review", self.review.completed_on
-        return "the form's receipt", self.form.received_on
+    def review_completed(self, decision: LearningReviewCompleted) -> None:
+        """¶3.2: the findings; any recommendations are monitored (¶5.4)."""
+        self.recommendations.made(decision.recommendations)
+        if not decision.recommendations:
+            self.case.close(f"Learning review completed on {decision.completed_on}, with no recommendations")
 
-    def apply(self, name: str, decision: DecisionModel) -> None:
-        if isinstance(decision, LearningRequestDecision):
-            self.decision = decision
-            if decision.decision == "learning_review":
-                self.stage = Stage.LEARNING_REVIEW
-            else:
-                self.close(f"No learning review: decided on {decision.decided_on}")
-        elif isinstance(decision, LearningReviewCompleted):
-            self.review = decision
-            self.record_recommendations(decision.recommendations)
-            if decision.recommendations:
-                self.stage = Stage.MONITORING
-            else:
-                self.close(f"Learning review completed on {decision.completed_on}, with no recommendations")
-        elif isinstance(decision, RecommendationUpdated):
-            self.apply_recommendation_update(decision)
-        else:
-            raise AssertionError(f"no transition for {name}")
+    DECISIONS: ClassVar[Table] = (
+        Takes(LearningRequestDecision, at(Stage.PARTNERSHIP_DECISION), keep="decision", moves_to=Stage.LEARNING_REVIEW, then=decided),
+        Takes(LearningReviewCompleted, at(Stage.LEARNING_REVIEW), keep="review", then=review_completed, moves_to=Stage.MONITORING, after="decision"),
+    )
 
     def details(self) -> dict[str, Any]:
         return {
             "decision": self.decision.decision if self.decision else None,
             "related_case": self.form.related_case,
-            "recommendations": [r.model_dump(mode="json") for r in self.recommendations.values()],
+            "recommendations": self.recommendations.listed(),
         }

@@ -14,40 +14,34 @@ report has been public for a year.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, ClassVar
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import working_days_from
-    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
+    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage
+    from models.case import deadline_key
     from models.decisions import (
-        AgencyContributionReceived,
-        DecisionModel,
         DecisionRefused,
         FinalReportReceived,
         PublicationScheduled,
         Published,
-        RecommendationUpdated,
         ReviewerCommissioned,
         TermsOfReferenceAgreed,
     )
+    from models import messages
 
-from workflows.case import ACTIVITY_TIMEOUT, CaseEnded, slug
-from workflows.contributions import check_contribution, outstanding
-from workflows.recommendations import RecommendationsMonitor
+from workflows.case import Case, CaseEnded
+from workflows.case_workflow import CaseWorkflow
+from workflows.clocks import Watch
+from workflows.contributions import AgencyContributions
+from workflows.intake import Table, Takes, answered, at
+from workflows.recommendations import Recommendations
+from workflows.retries import CONFIGURATION
 
-LCSPR_DECISIONS = frozenset(
-    {
-        "reviewer_commissioned",
-        "terms_of_reference_agreed",
-        "final_report_received",
-        "publication_scheduled",
-        "published",
-        "recommendation_updated",
-    }
-)
+CALENDAR_TIMEOUT = timedelta(minutes=1)
 
 
 def local_review_id(case_id: str) -> str:
@@ -55,176 +49,142 @@ def local_review_id(case_id: str) -> str:
 
 
 @workflow.defn
-class LocalReviewWorkflow(RecommendationsMonitor):
-    kind = CaseKind.LOCAL_REVIEW
-    EXPECTED = {
-        Stage.LCSPR_COMMISSIONING: frozenset({"reviewer_commissioned"}),
-        Stage.LCSPR_TERMS_OF_REFERENCE: frozenset({"terms_of_reference_agreed"}),
-        Stage.LCSPR_REVIEW: frozenset({"agency_contribution_received", "final_report_received"}),
-        Stage.LCSPR_PUBLICATION: frozenset(
-            {"agency_contribution_received", "publication_scheduled", "published", "recommendation_updated"}
-        ),
-        Stage.MONITORING: frozenset({"recommendation_updated"}),
-    }
+class LocalReviewWorkflow(CaseWorkflow):
+    """A local review from its commissioning to a year public and every recommendation done (¶5)."""
+
+    PARTS = (AgencyContributions, Recommendations)
+    OPENED_BY = "the decision to commission the review"
 
     @workflow.init
-    def __init__(self, commission: LocalReviewCommission) -> None:
-        super().__init__(
+    def __init__(self, *submitted: Any) -> None:
+        commission = self.read_start(LocalReviewCommission, submitted)
+        if commission is None:
+            return
+        self.case = Case(
+            kind=CaseKind.LOCAL_REVIEW,
             local_authority=commission.local_authority,
             received_on=commission.decided_on,
             referrer_email=None,
             stage=Stage.LCSPR_COMMISSIONING,
+            details=self.details,
         )
+        self.case.partnership = commission.partnership
         self.commission = commission
-        self.partnership = commission.partnership
         self.reviewer: ReviewerCommissioned | None = None
         self.terms: TermsOfReferenceAgreed | None = None
-        self.contributions: dict[str, AgencyContributionReceived] = {}
+        self.contributions = AgencyContributions(self.case, answers=lambda: answered(self, "terms"))
         self.report: FinalReportReceived | None = None
+        self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "report"))
         self.schedule: PublicationScheduled | None = None
         self.copies_sent_on: date | None = None
         self.publication: Published | None = None
         self.working_days: list[date] = []
-        self.init_recommendations()
+        self.open_intake()
+
+    def parts(self) -> list[Any]:
+        return [self.contributions, self.recommendations]
 
     @workflow.run
-    async def run(self, commission: LocalReviewCommission) -> CaseStatus:
+    async def run(self, *submitted: Any) -> CaseStatus:
+        """Starts from the Executive's decision to commission it (`LocalReviewCommission`)."""
+        self.refuse_invalid_start()
         try:
-            publication = await self.open_deadline(
-                Clock.LCSPR_PUBLICATION, commission.decided_on, [Role.BUSINESS_UNIT]
-            )
-            await self.until(lambda: self.terms is not None)
-            await self.ask_agencies(publication.due_on)
-            await self.until(lambda: self.report is not None)
-            assert self.report is not None
-            self.working_days = await workflow.execute_activity(
-                working_days_from,
-                self.today(),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                summary="Calendar: working days ahead, for the ¶5.5 publication rules",
-            )
-            await self.monitor_recommendations(self.report.recommendations, self.report.received_on)
-            await self.until(lambda: self.schedule is not None)
-            await self.send_copies()
-            await self.until(lambda: self.publication is not None)
-            await self.keep_public()
-            await self.until(lambda: self.recommendations_finished() and self.public_year_over())
-            assert self.publication is not None
-            self.close(
-                f"LCSPR published on {self.publication.published_on}; every recommendation completed or "
-                "closed; public for a year"
-            )
+            await self.follow(self.journey())
         except CaseEnded:
             pass  # the case withdrew its local review; the case tells the Business Unit
-        return await self.finish()
+        return await self.case.finish()
 
     # ---- the journey ------------------------------------------------------------------------------
+
+    async def journey(self) -> None:
+        case = self.case
+        watch = Watch(remind=[Role.BUSINESS_UNIT])
+        publication = await case.clocks.start(Clock.LCSPR_PUBLICATION, self.commission.decided_on, watch)
+        await case.until(lambda: self.terms is not None)
+        await self.ask_agencies(publication.due_on)
+        await case.until(lambda: self.report is not None)
+        assert self.report is not None
+        self.working_days = await workflow.execute_activity(
+            working_days_from,
+            case.today(),
+            start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=CONFIGURATION,
+            summary="Calendar: working days ahead, for the ¶5.5 publication rules",
+        )
+        await self.recommendations.monitor(self.report.recommendations, self.report.received_on)
+        await case.until(lambda: self.schedule is not None)
+        await self.send_copies()
+        await case.until(lambda: self.publication is not None)
+        await self.keep_public()
+        await case.until(lambda: self.recommendations.finished() and self.public_year_over())
+        assert self.publication is not None
+        case.close(
+            f"LCSPR published on {self.publication.published_on}; every recommendation completed or closed; "
+            "public for a year"
+        )
 
     async def ask_agencies(self, publication_due_on: date) -> None:
         """¶5.3: each agency in the Terms of Reference is asked for its contribution, by its date."""
         assert self.terms is not None
-        for agency in self.terms.agencies:
-            await self.send(
-                "lcspr_contribution_request",
-                [],
-                f"lcspr-contribution-request/{slug(agency.name)}",
-                {
-                    "agency": agency.name,
-                    "due_on": agency.contribution_due_on.isoformat(),
-                    "publication_due_on": publication_due_on.isoformat(),
-                },
-                addresses=[agency.email],
-                summary=f"¶5.3 Ask {agency.name} for its contribution",
+        requests = [
+            (
+                agency,
+                agency.contribution_due_on,
+                messages.LcsprContributionRequest(
+                    agency=agency.name,
+                    due_on=agency.contribution_due_on,
+                    publication_due_on=publication_due_on,
+                ),
             )
-            await self.open_deadline(
-                Clock.AGENCY_CONTRIBUTION,
-                self.terms.agreed_on,
-                [],
-                subject=agency.name,
-                due_on=agency.contribution_due_on,
-                remind_addresses=[agency.email],
-                escalate=[Role.BUSINESS_UNIT],
-            )
+            for agency in self.terms.agencies
+        ]
+        await self.contributions.ask(requests, asked_on=self.terms.agreed_on)
 
     async def send_copies(self) -> None:
         """¶5.5: a copy to the Panel, the Secretary of State and Ofsted, 7 working days before publication."""
-        assert self.schedule is not None
-        copies = await self.open_deadline(
-            Clock.PUBLICATION_COPIES, self.schedule.publication_on, [Role.BUSINESS_UNIT]
-        )
-        if self.schedule.copies_sent_on is not None:  # recorded as sent outside the system
-            self.copies_sent_on = self.schedule.copies_sent_on
-            self.close_deadline(Clock.PUBLICATION_COPIES, self.copies_sent_on)
-            self.publish()
+        case, schedule = self.case, self.schedule
+        assert schedule is not None
+        watch = Watch(remind=[Role.BUSINESS_UNIT])
+        copies = await case.clocks.start(Clock.PUBLICATION_COPIES, schedule.publication_on, watch)
+        if schedule.copies_sent_on is not None:  # recorded as sent outside the system
+            self.copies_sent_on = schedule.copies_sent_on
+            case.clocks.stop(Clock.PUBLICATION_COPIES, self.copies_sent_on)
+            case.publish()
             return
         assert self.report is not None
         report_file = self.report.report_file
-        await self.send(
-            "publication_copies",
-            [Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT],
-            "publication-copies",
-            {
-                "publication_on": self.schedule.publication_on.isoformat(),
-                "copies_due_on": copies.due_on.isoformat(),
-                "report_note": "The full report is attached."
+        await case.send(
+            messages.PublicationCopies(
+                publication_on=schedule.publication_on,
+                copies_due_on=copies.due_on,
+                report_note="The full report is attached."
                 if report_file
                 else "The Business Unit sends the full report itself with this notice.",
-            },
-            document=report_file,
-            summary="¶5.5 Copies to the National Panel, the Secretary of State and Ofsted",
+                document=report_file,
+            )
         )
-        self.copies_sent_on = self.today()
-        self.close_deadline(Clock.PUBLICATION_COPIES, self.copies_sent_on)
-        self.publish()
+        self.copies_sent_on = case.today()
+        case.clocks.stop(Clock.PUBLICATION_COPIES, self.copies_sent_on)
+        case.publish()
 
     async def keep_public(self) -> None:
         """¶5.5: public for at least a year; the Business Unit is told when the year is over."""
         assert self.publication is not None
-        await self.open_deadline(
-            Clock.PUBLIC_UNTIL,
-            self.publication.published_on,
-            [],
-            reached="public_until_reached",
-            context={
-                "published_on": self.publication.published_on.isoformat(),
-                "url": self.publication.url,
-            },
-        )
+        reached = (self.publication.published_on, self.publication.url)
+        watch = Watch(remind=[], reached=reached)
+        await self.case.clocks.start(Clock.PUBLIC_UNTIL, self.publication.published_on, watch)
 
     def public_year_over(self) -> bool:
-        public = self.deadlines.get(deadline_key(Clock.PUBLIC_UNTIL))
+        public = self.case.deadlines.get(deadline_key(Clock.PUBLIC_UNTIL))
         return public is not None and public.status is DeadlineStatus.MET
 
-    # ---- decisions --------------------------------------------------------------------------------
-
-    def step_answered(self, name: str) -> tuple[str, date]:
-        if name == "terms_of_reference_agreed" and self.reviewer:
-            return "the reviewer's commissioning", self.reviewer.commissioned_on
-        if name in {"agency_contribution_received", "final_report_received"} and self.terms:
-            return "the terms of reference", self.terms.agreed_on
-        if name in {"published", "recommendation_updated"} and self.report:
-            return "the final report", self.report.received_on
-        return "the decision to commission the review", self.commission.decided_on
-
-    def check_decision(self, decision: DecisionModel) -> None:
-        if isinstance(decision, RecommendationUpdated):
-            self.check_recommendation_update(decision)
-        elif isinstance(decision, AgencyContributionReceived):
-            asked = [a.name for a in self.terms.agencies] if self.terms else []
-            check_contribution(decision, asked, self.contributions)
-        elif isinstance(decision, PublicationScheduled):
-            self.check_publication_date(decision)
-        elif isinstance(decision, Published) and self.copies_sent_on is None:
-            raise DecisionRefused(
-                "published: schedule the publication first (publication_scheduled): the copies to the "
-                "Panel, the Secretary of State and Ofsted go 7 working days before"
-            )
+    # ---- its decisions ----------------------------------------------------------------------------
 
     def check_publication_date(self, schedule: PublicationScheduled) -> None:
         """¶5.5: the copies go at the latest 7 working days before publication. A date that leaves less
         is refused, unless the copies have gone (sent by the case, or recorded as sent), or the date is
         past (a case entered after the fact: the copies go now and their deadline shows how late)."""
-        today, publication_on = self.today(), schedule.publication_on
+        today, publication_on = self.case.today(), schedule.publication_on
         if self.copies_sent_on is not None or schedule.copies_sent_on is not None or publication_on < today:
             return
         if not self.working_days:
@@ -238,41 +198,34 @@ class LocalReviewWorkflow(RecommendationsMonitor):
                 "days for the copies to the Panel, the Secretary of State and Ofsted; ¶5.5 needs 7"
             )
 
-    def apply(self, name: str, decision: DecisionModel) -> None:
-        if isinstance(decision, ReviewerCommissioned):
-            self.reviewer = decision
-            self.stage = Stage.LCSPR_TERMS_OF_REFERENCE
-        elif isinstance(decision, TermsOfReferenceAgreed):
-            self.terms = decision
-            self.stage = Stage.LCSPR_REVIEW
-        elif isinstance(decision, AgencyContributionReceived):
-            self.contributions[decision.agency] = decision
-            self.close_deadline(Clock.AGENCY_CONTRIBUTION, decision.received_on, subject=decision.agency)
-        elif isinstance(decision, FinalReportReceived):
-            self.report = decision
-            self.record_recommendations(decision.recommendations)
-            self.stage = Stage.LCSPR_PUBLICATION
-        elif isinstance(decision, PublicationScheduled):
-            self.schedule = decision
-        elif isinstance(decision, Published):
-            self.publication = decision
-            self.close_deadline(Clock.LCSPR_PUBLICATION, decision.published_on)
-            self.stage = Stage.MONITORING
-        elif isinstance(decision, RecommendationUpdated):
-            self.apply_recommendation_update(decision)
-        else:
-            raise AssertionError(f"no transition for {name}")
+    def check_copies_sent(self, publication: Published) -> None:
+        if self.copies_sent_on is None:
+            raise DecisionRefused(
+                "published: schedule the publication first (publication_scheduled): the copies to the "
+                "Panel, the Secretary of State and Ofsted go 7 working days before"
+            )
+
+    def terms_agreed(self, decision: TermsOfReferenceAgreed) -> None:
+        self.contributions.name([(a.name, a.contribution_due_on) for a in decision.agencies])
+
+    def report_received(self, decision: FinalReportReceived) -> None:
+        self.recommendations.made(decision.recommendations)
+
+    DECISIONS: ClassVar[Table] = (
+        Takes(ReviewerCommissioned, at(Stage.LCSPR_COMMISSIONING), keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
+        Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE), keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer"),
+        Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW), keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
+        Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION), keep="schedule", check=check_publication_date, repeats=True),
+        Takes(Published, at(Stage.LCSPR_PUBLICATION), keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING, after="report", check=check_copies_sent),
+    )
 
     def details(self) -> dict[str, Any]:
-        publication = self.deadlines.get(deadline_key(Clock.LCSPR_PUBLICATION))
+        publication = self.case.deadlines.get(deadline_key(Clock.LCSPR_PUBLICATION))
         return {
             "case_id": self.commission.case_id,
             "lead_reviewer": self.reviewer.lead_reviewer if self.reviewer else None,
             "methodology": self.reviewer.methodology if self.reviewer else None,
-            "agency_contributions": outstanding(
-                [(a.name, a.contribution_due_on) for a in self.terms.agencies] if self.terms else [],
-                self.contributions,
-            ),
+            "agency_contributions": self.contributions.outstanding(),
             "publication_on": self.schedule.publication_on if self.schedule else None,
             "publication_planned_late": bool(
                 self.schedule and publication and self.schedule.publication_on > publication.due_on
@@ -280,5 +233,5 @@ class LocalReviewWorkflow(RecommendationsMonitor):
             "copies_sent_on": self.copies_sent_on,
             "published_on": self.publication.published_on if self.publication else None,
             "url": self.publication.url if self.publication else None,
-            "recommendations": [r.model_dump(mode="json") for r in self.recommendations.values()],
+            "recommendations": self.recommendations.listed(),
         }

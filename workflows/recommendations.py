@@ -1,4 +1,4 @@
-"""Recommendations monitored to completion (¶5.4): the same code for a learning review's and an LCSPR's.
+"""Recommendations monitored to completion (¶5.4): the same part for a learning review's and an LCSPR's.
 
 Each recommendation's due date is a clock [recommendation], with reminders to the owning agency and an
 escalation to the partnership when it is missed; `recommendation_updated` records progress, completion,
@@ -7,49 +7,61 @@ or closure with a reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import Clock, DeadlineStatus, RecommendationRecord, Role, deadline_key
+    from models.case import Clock, RecommendationRecord, Role, Stage
     from models.decisions import DecisionRefused, Recommendation, RecommendationUpdated
 
-from workflows.case import CaseWorkflow
+from workflows.clocks import Watch
+from workflows.intake import Step, Table, Takes, at
+
+if TYPE_CHECKING:
+    from workflows.case import Case
 
 FINISHED = frozenset({"completed", "closed"})
 
 
-class RecommendationsMonitor(CaseWorkflow):
-    def init_recommendations(self) -> None:
-        self.recommendations: dict[str, RecommendationRecord] = {}
+class Recommendations:
+    def __init__(self, case: Case, answers: Callable[[], Step | None]) -> None:
+        self.case = case
+        self.answers = answers  # the step an update cannot precede: the report that made them
+        self.records: dict[str, RecommendationRecord] = {}
 
-    async def monitor_recommendations(self, recommendations: list[Recommendation], made_on: date) -> None:
-        """Set each recommendation's clock running from the day it was made (its record is kept from the
-        decision's handler)."""
+    def made(self, recommendations: list[Recommendation]) -> None:
+        """Keep each recommendation as the decision that made it says (from its handler)."""
+        for r in recommendations:
+            self.records[r.id] = RecommendationRecord(id=r.id, text=r.text, owner=r.owner, due_on=r.due_on)
+
+    async def monitor(self, recommendations: list[Recommendation], made_on: date) -> None:
+        """Set each recommendation's clock running from the day it was made."""
         for recommendation in recommendations:
-            if self.recommendations[recommendation.id].status == "closed":
+            if self.records[recommendation.id].status == "closed":
                 continue  # closed with a reason before its clock was set up
-            await self.open_deadline(
+            await self.case.clocks.start(
                 Clock.RECOMMENDATION,
                 made_on,
-                [Role.RECOMMENDATION_OWNER, Role.BUSINESS_UNIT],
+                Watch(remind=[Role.RECOMMENDATION_OWNER, Role.BUSINESS_UNIT], owner=recommendation.owner),
                 subject=recommendation.id,
                 due_on=recommendation.due_on,
-                owner=recommendation.owner,
             )
 
-    def record_recommendations(self, recommendations: list[Recommendation]) -> None:
-        for r in recommendations:
-            self.recommendations[r.id] = RecommendationRecord(id=r.id, text=r.text, owner=r.owner, due_on=r.due_on)
+    def finished(self) -> bool:
+        return all(r.status in FINISHED for r in self.records.values())
 
-    def recommendations_finished(self) -> bool:
-        return all(r.status in FINISHED for r in self.recommendations.values())
+    def listed(self) -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json") for r in self.records.values()]
 
-    def check_recommendation_update(self, update: RecommendationUpdated) -> None:
-        record = self.recommendations.get(update.id)
+    # ---- recommendation_updated ------------------------------------------------------------------------
+
+    def check_update(self, update: RecommendationUpdated) -> None:
+        record = self.records.get(update.id)
         if record is None:
-            known = ", ".join(self.recommendations) or "none"
+            known = ", ".join(self.records) or "none"
             raise DecisionRefused(f"recommendation_updated: no recommendation {update.id} (known: {known})")
         if record.status in FINISHED:
             raise DecisionRefused(f"recommendation_updated: {update.id} is already {record.status}")
@@ -59,14 +71,22 @@ class RecommendationsMonitor(CaseWorkflow):
                 f"({record.updated_on})"
             )
         if update.status == "closed" and not update.note:
-            raise DecisionRefused("recommendation_updated: note: a recommendation closed without completion needs a reason")
+            raise DecisionRefused(
+                "recommendation_updated: note: a recommendation closed without completion needs a reason"
+            )
 
-    def apply_recommendation_update(self, update: RecommendationUpdated) -> None:
-        record = self.recommendations[update.id]
+    def updated(self, update: RecommendationUpdated) -> None:
+        record = self.records[update.id]
         record.status, record.updated_on, record.note = update.status, update.updated_on, update.note
         if update.status == "completed":
-            self.close_deadline(Clock.RECOMMENDATION, update.updated_on, subject=update.id)
+            self.case.clocks.stop(Clock.RECOMMENDATION, update.updated_on, subject=update.id)
         elif update.status == "closed":
-            deadline = self.deadlines.get(deadline_key(Clock.RECOMMENDATION, update.id))
-            if deadline is not None and deadline.status is DeadlineStatus.OPEN:
-                deadline.status = DeadlineStatus.CANCELLED
+            self.case.clocks.cancel(Clock.RECOMMENDATION, subject=update.id)
+
+    def since(self) -> Step | None:
+        return self.answers()
+
+    # An LCSPR's from its final report on (¶5.4); a learning review's once it is completed (¶3.2).
+    DECISIONS: Table = (
+        Takes(RecommendationUpdated, at(Stage.LCSPR_PUBLICATION, Stage.MONITORING), then=updated, after=since, check=check_update, repeats=True),
+    )

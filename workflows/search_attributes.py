@@ -12,5 +12,6 @@ LOCAL_AUTHORITY = SearchAttributeKey.for_keyword("LocalAuthority")
 PARTNERSHIP = SearchAttributeKey.for_keyword("Partnership")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 DEADLINE_MISSED = SearchAttributeKey.for_bool("DeadlineMissed")
+NEEDS_ATTENTION = SearchAttributeKey.for_bool("NeedsAttention")  # something a retry cannot mend
 
-ALL = [CASE_KIND, CASE_STAGE, LOCAL_AUTHORITY, PARTNERSHIP, NEXT_DEADLINE, DEADLINE_MISSED]
+ALL = [CASE_KIND, CASE_STAGE, LOCAL_AUTHORITY, PARTNERSHIP, NEXT_DEADLINE, DEADLINE_MISSED, NEEDS_ATTENTION]

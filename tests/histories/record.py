@@ -21,7 +21,7 @@ from pathlib import Path
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,7 @@ async def record(title: str, walk, binary: str) -> list[tuple[str, WorkflowHandl
     from workflows import search_attributes
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary, data_converter=pydantic_data_converter
+        test_server_existing_path=binary, data_converter=DATA_CONVERTER
     )
     try:
         await env.client.operator_service.add_search_attributes(

@@ -1,0 +1,69 @@
+"""A case sends each message once under its key, and never uses a key twice (workflows/messaging.py):
+a second message under a used key is a bug in the journey, and it fails the workflow task loudly
+rather than being dropped while the case says "sent"."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.worker import Worker
+
+import worker
+from models.case import CaseKind, CaseStatus, Stage
+from models.forms import LocalAuthority
+from models.messages import CaseWithdrawnNotice
+from workflows.case import Case
+from workflows.case_workflow import CaseWorkflow
+
+
+@workflow.defn(sandboxed=False)
+class SendsOneKeyTwice(CaseWorkflow):
+    @workflow.init
+    def __init__(self, told: str) -> None:
+        self.case = Case(
+            kind=CaseKind.LEARNING_REQUEST,
+            local_authority=LocalAuthority.HARTLEPOOL,
+            received_on=date(2026, 1, 5),
+            referrer_email=None,
+            stage=Stage.PARTNERSHIP_DECISION,
+            details=dict,
+        )
+        self.open_intake()
+
+    @workflow.run
+    async def run(self, told: str) -> CaseStatus:
+        await self.case.look_up_partnership()
+        notice = CaseWithdrawnNotice(withdrawn_on=date(2026, 1, 5), reason=told)
+        await self.case.send(notice)
+        await self.case.send(notice.model_copy(update={"reason": "a second notice, same step"}))
+        return self.case.status()
+
+
+async def test_a_second_message_under_a_used_key_fails_the_workflow_task(env, outbox):
+    task_queue = f"test-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=task_queue, workflows=[SendsOneKeyTwice], activities=worker.ACTIVITIES):
+        handle = await env.client.start_workflow(
+            SendsOneKeyTwice.run, "first notice", id=f"LR-test-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+        )
+        failure = None
+        for _ in range(200):
+            history = await handle.fetch_history()
+            failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+            if failed:
+                failure = failed[0].workflow_task_failed_event_attributes.failure
+                break
+            await asyncio.sleep(0.05)
+        assert failure is not None, "the second send must fail the workflow task"
+        assert "is already used by this case" in failure.message
+        sends = [
+            e for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            and e.activity_task_scheduled_event_attributes.activity_type.name == "send_message"
+        ]
+        assert len(sends) == 1  # the first notice went; the second was never scheduled
+        assert len(list((outbox / handle.id).glob("*.eml"))) == 1
+        await handle.terminate("test over")

@@ -1,0 +1,199 @@
+"""What every journey's workflow shares: the messages in (the `decide` update, the `submit_decision`
+signal) and out (the `status` query), handled through the decision tables of the journey and its parts
+(intake.py); the case itself is `Case` (case.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Coroutine
+from typing import Any, ClassVar, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models.case import CaseStatus, DecisionReceipt, Stage
+    from models.dates import describe_validation_error, london_today
+    from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
+    from pydantic import BaseModel, ValidationError
+
+from workflows.case import Case, CaseEnded
+from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
+
+M = TypeVar("M", bound=BaseModel)
+WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"  # workflow.patched: cases started from release 0.2
+CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
+REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
+REASON_LENGTH = 500
+
+
+def known_name(name: object) -> str:
+    """A decision's name as the case records it: a name like a decision's (a few lower-case words joined
+    by underscores), or a placeholder; never anything longer or stranger a sender put there."""
+    return name if isinstance(name, str) and re.fullmatch(r"[a-z][a-z_]{0,39}", name) else "(not a decision)"
+
+
+def bounded(text: str) -> str:
+    """A reason as the case records it: one line, no control characters, at most 500 characters."""
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+
+
+
+class CaseWorkflow:
+    """The messages every case takes and answers. A journey sets `case`, lists its `parts()` and
+    declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
+
+    DECISIONS: ClassVar[Table] = ()
+    invalid_start: str | None = None  # why the case could not start (a direct start with a bad id or input)
+    PARTS: ClassVar[tuple[Any, ...]] = ()  # the classes of `parts()`, for what is known before a case runs
+    OPENED_BY: ClassVar[str] = "the form's receipt"  # the step a decision answers when no later one does
+    case: Case
+    intake: DecisionIntake
+
+    def read_start(self, model: type[M], submitted: tuple[Any, ...]) -> M | None:
+        """The one input a case starts from, checked like a form at the command line (today's date from
+        the workflow's clock); None, with the reason kept for `refuse_invalid_start`, if it is not."""
+        if not re.fullmatch(CASE_ID, workflow.info().workflow_id):
+            self.invalid_start = "the case id must be letters, digits, '-' and '_' (at most 64), starting with a letter or digit"
+        elif len(submitted) != 1:
+            self.invalid_start = f"a case starts from one {model.__name__}, not {len(submitted)} inputs"
+        else:
+            try:
+                return model.model_validate(submitted[0], context={"today": london_today(workflow.now())})
+            except ValidationError as error:
+                self.invalid_start = bounded(f"invalid {model.__name__}: {describe_validation_error(error)}")
+        return None
+
+    def refuse_invalid_start(self) -> None:
+        """Fail the workflow at once, touching nothing, if it could not start (never retry its first task)."""
+        if self.invalid_start:
+            raise ApplicationError(self.invalid_start, type="InvalidStart", non_retryable=True)
+
+    async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
+        """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,
+        such as an activity retrying while a server or the routing file is mended."""
+        if not workflow.patched(WITHDRAWAL_ENDS_ANY_STEP):
+            await journey  # a case started before this release follows its journey as it always did
+            return
+        self.case.withdrawal_ends_any_step = True
+        steps = asyncio.create_task(journey)
+        await workflow.wait_condition(lambda: steps.done() or self.case.stage is Stage.WITHDRAWN)
+        if not steps.done():
+            steps.cancel()
+            with contextlib.suppress(asyncio.CancelledError, CaseEnded):
+                await steps
+            raise CaseEnded()
+        await steps
+
+    def parts(self) -> list[Any]:
+        """The parts of the journey besides the workflow itself, each taking the decisions of its
+        own `DECISIONS` table."""
+        return []
+
+    def open_intake(self) -> None:
+        parts = self.parts()
+        assert [type(part) for part in parts] == list(self.PARTS), "PARTS lists the classes of parts()"
+        tables: list[tuple[Any, Table]] = [(self, WITHDRAWAL), (self, self.DECISIONS)]
+        tables += [(part, part.DECISIONS) for part in parts]
+        self.intake = DecisionIntake(self.case, tables, opened_by=self.opened_by)
+
+    @classmethod
+    def tables(cls) -> list[Table]:
+        """Every decision table of the journey: the withdrawal, its own, its parts'."""
+        return [WITHDRAWAL, cls.DECISIONS, *(part.DECISIONS for part in cls.PARTS)]
+
+    @classmethod
+    def declared(cls, name: str) -> Takes[Any, Any] | None:
+        """How the journey takes a decision, or None if it never does."""
+        return next((row for table in cls.tables() for row in table if row.name == name), None)
+
+    def opened_by(self) -> Step:
+        return self.OPENED_BY, self.case.received_on
+
+    def details(self) -> dict[str, Any]:
+        """Journey facts shown in `status` beside the contract's fields (no personal data)."""
+        return {}
+
+    # ---- messages in and out ------------------------------------------------------------------------
+
+    @workflow.signal(name="submit_decision")
+    def submit_decision(self, *payloads: Any) -> None:
+        """A decision sent as a signal (Web UI, `temporal workflow signal`), as `{"name", "body"}`.
+        Never raises, whatever arrives: with no input, with several, with anything that is not a
+        decision. A refused one is recorded with its reason (bounded, never echoing the input)."""
+        if len(payloads) != 1:
+            self.refuse_signal(None, f"not a decision: a decision signal carries one input, not {len(payloads)}")
+            return
+        if self.invalid_start:
+            return  # the case did not start: there is nothing to record it on
+        (payload,) = payloads
+        try:
+            decision = Decision.model_validate(payload)
+        except ValidationError as error:
+            name = payload.get("name") if isinstance(payload, dict) else None
+            self.refuse_signal(name, f"not a decision: {describe_validation_error(error)}")
+            return
+        try:
+            parsed = self.check(decision)
+        except DecisionRefused as refused:
+            self.refuse_signal(decision.name, str(refused))
+            return
+        self.accept(parsed, via="signal")
+
+    def refuse_signal(self, name: object, reason: str) -> None:
+        """The first refused signals are kept one by one; after that they are counted (`status`,
+        `refused_not_kept`) and the register is told every hundredth, so junk cannot grow a case."""
+        case = self.case
+        kept = sum(not d.accepted and d.via == "signal" for d in case.decisions)
+        if kept < REFUSED_SIGNALS_KEPT:
+            case.record(known_name(name), False, bounded(reason), "signal")
+            return
+        case.refused_not_kept += 1
+        if case.refused_not_kept % 100 == 1:
+            case.log("decisions_refused", "signals", f"{case.refused_not_kept} refused signal(s) counted, not kept")
+
+    @workflow.update(name="decide")
+    def decide(self, decision: Decision) -> DecisionReceipt:
+        """A decision sent as an update: the sender learns at once whether the case accepted it."""
+        self.accept(self.check(decision), via="update")
+        return DecisionReceipt(case_id=self.case.case_id, name=decision.name, stage=self.case.stage)
+
+    @decide.validator
+    def validate_decision(self, decision: Decision) -> None:
+        """Refuses a wrong-stage, duplicate, mis-dated or invalid decision before anything is written."""
+        self.check(decision)
+
+    @workflow.query
+    def status(self) -> CaseStatus:
+        if self.invalid_start:
+            raise ApplicationError(f"the case did not start: {self.invalid_start}")
+        return self.case.status()
+
+    def check(self, decision: Decision) -> DecisionModel:
+        if self.invalid_start:
+            raise DecisionRefused(f"the case did not start: {self.invalid_start}")
+        accepted = {d.name for d in self.case.decisions if d.accepted}
+        return self.intake.check(decision, self.case.stage, accepted, self.case.today())
+
+    def accept(self, decision: DecisionModel, via: str) -> None:
+        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision))
+        self.intake.apply(decision)
+        self.case.publish()
+
+    def withdrawn(self, decision: CaseWithdrawn) -> None:
+        self.case.withdrawal = decision
+        self.case.stage = Stage.WITHDRAWN
+        self.case.closed_reason = f"Withdrawn on {decision.withdrawn_on}: {decision.reason}"
+
+
+def _opening(workflow_: CaseWorkflow) -> Step | None:
+    return None  # a withdrawal answers the case's opening
+
+
+# Any open case can be withdrawn, for example a form sent in error.
+WITHDRAWAL: Table = (Takes(CaseWithdrawn, at=OPEN_STAGES, after=_opening, then=CaseWorkflow.withdrawn),)
+
+

@@ -1,0 +1,165 @@
+"""A case's deadlines: each clock computed by an activity (activities/deadlines.py), reminders before
+it ends, an escalation when it is missed, met or missed by the date the step really happened."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.deadlines import compute_deadline
+    from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
+    from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
+
+from workflows.retries import CONFIGURATION
+
+if TYPE_CHECKING:
+    from workflows.case import Case
+
+CALENDAR_TIMEOUT = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Who hears of a deadline: reminders before it ends, the escalation when it is missed."""
+
+    remind: list[Role]
+    remind_addresses: list[str] = field(default_factory=list)
+    escalate: list[Role] = field(default_factory=lambda: [Role.ESCALATION, Role.BUSINESS_UNIT])
+    owner: str | None = None  # for Role.RECOMMENDATION_OWNER
+    reached: tuple[date, str] | None = None  # public_until: met by running out; (published on, url)
+
+
+class Clocks:
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.done_before_set: dict[str, date] = {}  # steps recorded before their clock was set up
+        self.watchers: list[asyncio.Task[None]] = []
+
+    async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
+        assert self.case.partnership is not None, "look up the partnership first"
+        return await workflow.execute_activity(
+            compute_deadline,
+            DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on),
+            start_to_close_timeout=CALENDAR_TIMEOUT,
+            retry_policy=CONFIGURATION,
+            summary=f"Calendar: {clock.value} clock from {starts_on}",
+        )
+
+    async def start(
+        self, clock: Clock, starts_on: date, watch: Watch, *, subject: str | None = None, due_on: date | None = None
+    ) -> Deadline:
+        """Start a clock. `subject` names whose deadline it is when a clock runs once per agency or
+        recommendation; `due_on` is given for a deadline people set rather than the statute."""
+        deadline = await self.compute(clock, starts_on, due_on)
+        record = DeadlineRecord(
+            key=clock,
+            subject=subject,
+            title=deadline.title + (f": {subject}" if subject else ""),
+            starts_on=deadline.starts_on,
+            due_on=deadline.due_on,
+            due_at=deadline.due_at,
+            rule=deadline.rule,
+        )
+        key = deadline_key(clock, subject)
+        self.case.deadlines[key] = record
+        self.case.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
+        step_on = self.done_before_set.pop(key, None)
+        if step_on is not None:
+            self.judge(record, step_on)
+        else:
+            self.watchers.append(asyncio.create_task(self.watch(record, deadline, watch)))
+        self.case.publish()
+        return deadline
+
+    def stop(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
+        """The step a clock waits for happened on `step_on`: met or missed by that date."""
+        key = deadline_key(clock, subject)
+        record = self.case.deadlines.get(key)
+        if record is None:
+            self.done_before_set[key] = step_on
+            return
+        self.judge(record, step_on)
+
+    def cancel(self, clock: Clock, subject: str | None = None) -> None:
+        record = self.case.deadlines.get(deadline_key(clock, subject))
+        if record is not None and record.status is DeadlineStatus.OPEN:
+            record.status = DeadlineStatus.CANCELLED
+
+    def cancel_all(self) -> None:
+        for record in self.case.deadlines.values():
+            if record.status is DeadlineStatus.OPEN:
+                record.status = DeadlineStatus.CANCELLED
+                self.case.log("deadline_cancelled", deadline_key(record.key, record.subject))
+
+    def judge(self, record: DeadlineRecord, step_on: date) -> None:
+        if record.status is DeadlineStatus.CANCELLED:
+            return
+        record.step_on = step_on
+        record.recorded_late = workflow.now() >= record.due_at
+        record.status = DeadlineStatus.MET if step_on <= record.due_on else DeadlineStatus.MISSED
+        late = ", recorded late" if record.recorded_late else ""
+        self.case.log(
+            f"deadline_{record.status.value}", deadline_key(record.key, record.subject), f"step on {step_on}{late}"
+        )
+
+    async def watch(self, record: DeadlineRecord, deadline: Deadline, watch: Watch) -> None:
+        about = {
+            "deadline_step": record.key.value + (f"/{slug(record.subject)}" if record.subject else ""),
+            "deadline_title": record.title,
+            "due_on": deadline.due_on,
+            "deadline_rule": deadline.rule,
+            "needed": deadline.needed,
+        }
+        reminders = deadline.reminders_at if watch.remind or watch.remind_addresses else []
+        for number, reminder_at in enumerate(reminders, start=1):
+            if reminder_at <= workflow.now():
+                continue  # a reminder whose moment has passed is not sent late
+            if not await self.open_at(record, reminder_at, f"Reminder {number}: {record.title}"):
+                return
+            await self.case.send(
+                DeadlineReminder(
+                    **about, remind=watch.remind, number=number, addresses=watch.remind_addresses, owner=watch.owner
+                )
+            )
+            record.reminders_sent += 1
+        if not await self.open_at(record, deadline.due_at, f"Deadline: {record.title}"):
+            return
+        key = deadline_key(record.key, record.subject)
+        if watch.reached:  # the clock is met by running out: the Business Unit is told
+            record.status, record.step_on = DeadlineStatus.MET, deadline.due_on
+            self.case.log("deadline_met", key, f"{deadline.due_on} reached")
+            self.case.publish()
+            published_on, url = watch.reached
+            await self.case.send(PublicUntilReached(**about, published_on=published_on, url=url))
+            return
+        record.status = DeadlineStatus.MISSED
+        record.escalated = True
+        self.case.log("deadline_missed", key, "nothing recorded by the end of the day")
+        self.case.publish()
+        await self.case.send(DeadlineEscalation(**about, escalate=watch.escalate))
+
+    async def open_at(self, record: DeadlineRecord, moment: datetime, summary: str) -> bool:
+        """Sleep until `moment` unless the deadline closes first; True if it is still open then."""
+        delay = moment - workflow.now()
+        if delay > timedelta(0):
+            try:
+                await workflow.wait_condition(
+                    lambda: record.status is not DeadlineStatus.OPEN, timeout=delay, timeout_summary=summary
+                )
+            except asyncio.TimeoutError:
+                pass
+        return record.status is DeadlineStatus.OPEN
+
+    async def settle(self, cancel_sends: bool = False) -> None:
+        """Let reminders and escalations in flight finish; a withdrawn case stops those still trying."""
+        if cancel_sends:
+            for watcher in self.watchers:
+                watcher.cancel()
+            await asyncio.gather(*self.watchers, return_exceptions=True)
+            return
+        await asyncio.gather(*self.watchers)

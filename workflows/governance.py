@@ -1,0 +1,152 @@
+"""Governance and the National Panel (¶4.6-4.9): the Rapid Review's outcome decided and submitted.
+
+  ¶4.6  executive_decision: a local review commissioned or not; commissioned starts the local review,
+        a child workflow (local_review.py)                                            -> commission
+  ¶4.9  chair_sign_off: the final decision added, the report dispatched to the National Panel; its
+        date closes [rapid_review_submission] and starts [panel_response]          -> submit_to_panel
+  ¶4.9  panel_response: a disagreement goes to the Executive                         -> panel_replied
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage
+    from models.decisions import ChairSignOff, Decision, ExecutiveDecision, NotificationSubmitted, PanelResponse
+    from models import messages
+
+from workflows.clocks import Watch
+from workflows.intake import Step, Table, Takes, at
+from workflows.local_review import LocalReviewWorkflow, local_review_id
+
+if TYPE_CHECKING:
+    from workflows.case import Case
+
+GOVERNANCE = at(Stage.GOVERNANCE)  # the Executive decides (¶4.6), then the chair signs off (¶4.9)
+
+
+class Governance:
+    def __init__(
+        self,
+        case: Case,
+        answers: Callable[[], Step | None],
+        notification: Callable[[], NotificationSubmitted | None],
+        render_report: Callable[[], Awaitable[str | None]],
+    ) -> None:
+        self.case = case
+        self.answers = answers  # the step the Executive's decision cannot precede: the meeting
+        self.notification = notification
+        self.render_report = render_report
+        self.executive: ExecutiveDecision | None = None
+        self.sign_off: ChairSignOff | None = None
+        self.report_sent_to_panel_on: date | None = None
+        self.panel_reply: PanelResponse | None = None
+        self.local_review: workflow.ChildWorkflowHandle[LocalReviewWorkflow, CaseStatus] | None = None
+
+    async def run(self) -> None:
+        case = self.case
+        await case.until(lambda: self.executive is not None)
+        assert self.executive is not None
+        if self.executive.commission_lcspr:
+            await self.commission()
+        await case.until(lambda: self.sign_off is not None)
+        await self.submit_to_panel()
+        await case.until(lambda: self.panel_reply is not None)
+        await self.panel_replied()
+        if self.local_review is not None:
+            local_review = self.local_review
+            await case.until(local_review.done)
+            outcome = local_review.result()
+            case.close(f"Local review: {outcome.closed_reason}")
+
+    async def commission(self) -> None:
+        """¶4.6, ¶5.1: the local review runs as a child workflow, its own timeline in the Web UI."""
+        case = self.case
+        assert self.executive is not None and case.partnership is not None
+        self.local_review = await workflow.start_child_workflow(
+            LocalReviewWorkflow.run,
+            LocalReviewCommission(
+                case_id=case.case_id,
+                local_authority=case.local_authority,
+                partnership=case.partnership,
+                decided_on=self.executive.decided_on,
+            ),
+            id=local_review_id(case.case_id),
+            static_summary=f"Local Child Safeguarding Practice Review of case {case.case_id}",
+        )
+
+    async def withdraw_local_review(self) -> None:
+        """A withdrawn case withdraws its local review too, which cancels the review's clocks."""
+        withdrawal = self.case.withdrawal
+        if self.local_review is None or self.local_review.done() or withdrawal is None:
+            return
+        assert self.executive is not None
+        # The review began with the Executive's decision: its withdrawal cannot be dated before it.
+        withdrawn_on = max(withdrawal.withdrawn_on, self.executive.decided_on)
+        body = withdrawal.model_copy(update={"withdrawn_on": withdrawn_on}).model_dump(mode="json")
+        await self.local_review.signal(LocalReviewWorkflow.submit_decision, Decision(name="case_withdrawn", body=body))
+        await self.local_review
+
+    async def submit_to_panel(self) -> None:
+        """¶4.9: the report with the chair's final decision goes to the National Panel."""
+        notification = self.notification()
+        assert self.sign_off is not None and notification is not None
+        final = await self.render_report()
+        await self.case.send(
+            messages.ReportToNationalPanel(
+                notified_on=notification.submitted_on,
+                csons_reference=notification.csons_reference,
+                final_decision=self.sign_off.final_decision,
+                document=final,
+            )
+        )
+        self.report_sent_to_panel_on = self.case.today()
+        await self.case.clocks.start(
+            Clock.PANEL_RESPONSE, self.sign_off.signed_on, Watch(remind=[], escalate=[Role.BUSINESS_UNIT])
+        )
+
+    async def panel_replied(self) -> None:
+        """¶4.9: a Panel that does not agree is put to the Executive members."""
+        notification = self.notification()
+        assert self.panel_reply is not None and notification is not None
+        if not self.panel_reply.agrees:
+            await self.case.send(
+                messages.PanelDisagrees(
+                    received_on=self.panel_reply.received_on,
+                    csons_reference=notification.csons_reference,
+                    comments=self.panel_reply.comments or "(none recorded)",
+                )
+            )
+
+    # ---- its decisions ----------------------------------------------------------------------------------
+
+    def panel_responded(self, decision: PanelResponse) -> None:
+        """¶4.9: the Panel's response; without a local review the case closes."""
+        assert self.executive is not None
+        if self.executive.commission_lcspr:
+            self.case.stage = Stage.LOCAL_REVIEW
+        else:
+            agreed = "agrees" if decision.agrees else "does not agree"
+            self.case.close(
+                f"No local review commissioned (Executive, {self.executive.decided_on}); "
+                f"the National Panel {agreed} ({decision.received_on})"
+            )
+
+    DECISIONS: Table = (
+        Takes(ExecutiveDecision, GOVERNANCE, keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None),
+        Takes(ChairSignOff, GOVERNANCE, keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE, after="executive", now=lambda g: g.executive is not None),
+        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE), keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off"),
+    )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "commission_lcspr": self.executive.commission_lcspr if self.executive else None,
+            "report_sent_to_panel_on": self.report_sent_to_panel_on,
+            "panel_agrees": self.panel_reply.agrees if self.panel_reply else None,
+            "local_review_id": self.local_review.id if self.local_review else None,
+        }

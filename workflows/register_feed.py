@@ -1,0 +1,89 @@
+"""The case register's feed: every event of a case, noted in order and written by an activity in
+batches (activities/register.py), each keyed by the case id and its number so nothing is written twice.
+A batch carries the new events and what changed since the last one, never the whole case again, so a
+case's history grows with what happened to it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.register import record_events
+    from models.case import CaseEvent, DeadlineRecord, DeadlineStatus, MessageRecord, RegisterBatch
+
+from workflows.retries import REGISTER
+
+if TYPE_CHECKING:
+    from workflows.case import Case
+
+REGISTER_TIMEOUT = timedelta(minutes=1)
+
+
+class RegisterFeed:
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.unwritten: list[CaseEvent] = []
+        self.logged = 0
+        self.writer: asyncio.Task[None] | None = None
+        self.ending = False
+        self.written_deadlines: dict[str, DeadlineRecord] = {}
+        self.written_messages: dict[str, MessageRecord] = {}
+        self.written_case: object = None
+
+    def log(self, kind: str, name: str, detail: str | None = None, write_now: bool = True) -> None:
+        """Note an event; `write_now=False` while the case is being set up, before it can run an activity."""
+        self.logged += 1
+        case_id = self.case.case_id
+        self.unwritten.append(
+            CaseEvent(
+                key=f"{case_id}/{self.logged}", case_id=case_id, seq=self.logged, at=workflow.now(), kind=kind, name=name, detail=detail
+            )
+        )
+        if self.writer is None and write_now:
+            self.writer = asyncio.create_task(self.keep_writing())
+
+    def changes(self) -> RegisterBatch:
+        """The new events, and the case, deadlines and messages that changed since the last batch."""
+        case = self.case
+        deadlines = [d for key, d in case.deadlines.items() if self.written_deadlines.get(key) != d]
+        messages = [m for m in case.messages if self.written_messages.get(m.key) != m]
+        self.written_deadlines.update({key: d.model_copy() for key, d in case.deadlines.items()})
+        self.written_messages.update({m.key: m.model_copy() for m in messages})
+        summary = case.summary()
+        parent = workflow.info().parent
+        batch = RegisterBatch(
+            events=self.unwritten,
+            case=summary if summary != self.written_case else None,
+            deadlines=deadlines,
+            messages=messages,
+            parent_case_id=parent.workflow_id if parent else None,
+        )
+        self.written_case, self.unwritten = summary, []
+        return batch
+
+    async def keep_writing(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.unwritten) or self.ending)
+            if not self.unwritten:
+                return
+            batch = self.changes()
+            await workflow.execute_activity(
+                record_events,
+                batch,
+                start_to_close_timeout=REGISTER_TIMEOUT,
+                retry_policy=REGISTER,
+                summary=f"Case register: {len(batch.events)} event(s)",
+            )
+
+    async def drain(self) -> None:
+        """Write what is left, then stop: the case is ending."""
+        self.ending = True
+        if self.writer is not None:
+            await self.writer
+
+
+__all__ = ["DeadlineStatus", "RegisterFeed"]
