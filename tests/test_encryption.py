@@ -40,8 +40,12 @@ from tests.test_history import (
     REPLAYER,
     case_closed_through_its_local_review,
 )
-import worker
-from temporalio.worker import Worker
+from temporalio.testing import WorkflowEnvironment
+
+from codec import EncodedHeaders
+from tests.conftest import binary
+from worker import build_worker
+from workflows import search_attributes
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -236,43 +240,44 @@ async def test_the_form_decodes_to_the_form_that_was_sent(journey, markers):
 # ---- key rotation -------------------------------------------------------------------------------------
 
 
-async def test_a_case_started_under_one_key_closes_under_the_next(env, outbox, markers):
+async def test_a_case_started_under_one_key_closes_under_the_next(outbox, markers):
     key_a = new_keyring("key-a")
     ring_b = Keyring.parse(new_keyring("key-b").text() + key_a.text(), "rotated")  # B current, A kept
     assert ring_b.current == "key-b" and set(ring_b.keys) == {"key-a", "key-b"}
 
-    def client_for(ring: Keyring) -> Client:
-        return Client(**{**env.client.config(), "data_converter": settings.data_converter(ring)})
+    # A real dev server (not the time-skipping one, whose polls outlive a stopped worker): a worker
+    # and clients under key A, then, rotated, a worker and clients under B with A kept for reading.
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=settings.data_converter(key_a),
+        plugins=[EncodedHeaders()],
+        dev_server_log_level="error",
+    )
+    try:
+        client_a = env.client
+        client_b = Client(**{**env.client.config(), "data_converter": settings.data_converter(ring_b)})
+        task_queue = "rotation"
+        journey = Journey(env, task_queue, outbox)
 
-    def worker_for(client: Client) -> Worker:
-        # No workflow cache: the second worker takes the case at once (the time-skipping server's
-        # clock stands still, so a sticky queue of the stopped worker would never time out).
-        return Worker(
-            client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=worker.ACTIVITIES,
-            workflow_runner=worker.SANDBOX, max_cached_workflows=0,
-        )
+        async with build_worker(client_a, task_queue=task_queue):
+            today = await journey.today()
+            handle = await journey.start_serious_incident(tests.journey.serious_incident_form(today))
+            await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+            await journey.sent(handle, "form_to_notifier")
 
-    client_a, client_b = client_for(key_a), client_for(ring_b)
-    task_queue = "rotation"
-    journey = Journey(env, task_queue, outbox)
+        journey.client = client_b
+        async with build_worker(client_b, task_queue=task_queue):
+            handle = client_b.get_workflow_handle(handle.id, result_type=CaseStatus)
+            await journey.decide(handle, "notification_submitted", submitted_on=today)
+            await journey.sent(handle)  # quiet before the withdrawal (as the journeys of test_history)
+            await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
+            final = await handle.result()
+        assert final.stage is Stage.WITHDRAWN and [d.accepted for d in final.decisions] == [True] * 3
+        history = await handle.fetch_history()
+    finally:
+        await env.shutdown()
 
-    journey.client = client_a
-    async with worker_for(client_a):
-        today = await journey.today()
-        handle = await journey.start_serious_incident(tests.journey.serious_incident_form(today))
-        await journey.decide(handle, "dsp_decision", meeting_held_on=today)
-        await journey.sent(handle, "form_to_notifier")
-
-    # Rotated: the worker and the clients restart with B current and A for reading.
-    journey.client = client_b
-    async with worker_for(client_b):
-        handle = client_b.get_workflow_handle(handle.id, result_type=CaseStatus)
-        await journey.decide(handle, "notification_submitted", submitted_on=today)
-        await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
-        final = await handle.result()
-    assert final.stage is Stage.WITHDRAWN and [d.accepted for d in final.decisions] == [True] * 3
-
-    history = await handle.fetch_history()
     used = {p.metadata[KEY_ID] for e in history.events for p in encrypted_payloads(e)}
     assert used == {b"key-a", b"key-b"}
     codec_b = EncryptionCodec(ring_b)
