@@ -3,6 +3,7 @@
     python starter.py serious-incident FORM.json [--json]
     python starter.py learning-request FORM.json [--json]
     python starter.py decide CASE_ID DECISION_NAME FILE.json
+    python starter.py correct CASE_ID DECISION_NAME FILE.json --reason TEXT
     python starter.py status CASE_ID [--json]
     python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
     python starter.py audit CASE_ID [--csv]
@@ -34,7 +35,7 @@ import settings
 from activities.files import store_document
 from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import describe_validation_error, london_today
-from models.decisions import Decision, DecisionName, DecisionRefused, parse_decision
+from models.decisions import Correction, Decision, DecisionName, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
@@ -64,13 +65,56 @@ def today():
     return london_today(datetime.now(timezone.utc))
 
 
+MAX_INPUT_BYTES = 1024 * 1024  # a form or a decision is a few kilobytes
+MAX_INPUT_DEPTH = 10  # a form nests three levels deep
+
+
 def read_json(path: str) -> Any:
+    """A form or decision file, or Refused saying in one line what is wrong with it."""
+    file = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        if file.is_dir():
+            raise Refused(f"{path}: a folder, not a file")
+        if file.stat().st_size > MAX_INPUT_BYTES:
+            raise Refused(f"{path}: larger than 1 MB; a form or decision is a few kilobytes")
+        value = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise Refused(f"{path}: no such file") from None
+    except PermissionError:
+        raise Refused(f"{path}: cannot be read (permission denied)") from None
+    except UnicodeDecodeError:
+        raise Refused(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise Refused(f"{path}: not valid JSON (line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise Refused(f"{path}: nested too deeply") from None
+    if depth(value) > MAX_INPUT_DEPTH:
+        raise Refused(f"{path}: nested too deeply (more than {MAX_INPUT_DEPTH} levels)")
+    return value
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
+def printable(text: str) -> str:
+    """Text as the terminal shows it: control sequences (ANSI escapes, NUL, bidi overrides) replaced."""
+    return "".join(c if c.isprintable() or c == "\n" else "\N{REPLACEMENT CHARACTER}" for c in text)
+
+
+def say(text: str = "") -> None:
+    print(printable(text))
+
+
+def cell(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: a leading =, +, -, @, tab or return is neutralised."""
+    text = "" if value is None else str(value)
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def case_url(case_id: str) -> str:
@@ -141,6 +185,29 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
         raise Refused(rpc_reason(case_id, error)) from None
 
 
+async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionReceipt:
+    """Replace a recorded decision's content (workflows/corrections.py); the case refuses what cannot be."""
+    body = read_json(path)
+    if not isinstance(body, dict):
+        raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
+    try:
+        parse_decision(Decision(name=name, body=body), today=today())
+        correction = Correction(name=name, body=body, reason=reason)
+    except DecisionRefused as refused:
+        raise Refused(str(refused)) from None
+    except ValidationError as error:
+        raise Refused(f"--reason: {describe_validation_error(error)}") from None
+    client = await settings.connect()
+    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
+    try:
+        return await handle.execute_update(CaseWorkflow.correct, correction)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
+    except RPCError as error:
+        raise Refused(rpc_reason(case_id, error)) from None
+
+
 async def decision_target(client: Client, case_id: str, name: str) -> str:
     """The workflow a decision goes to: the case, or its local review (a child workflow, ¶5) for a
     decision the local review takes and the case does not take now. Staff always give the case's own id."""
@@ -186,28 +253,28 @@ def rpc_reason(case_id: str, error: RPCError) -> str:
 
 
 def print_status(case: CaseStatus) -> None:
-    print(f"Case {case.case_id} ({case.kind.value}, {case.local_authority.value}, {case.partnership})")
-    print(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
-    print(f"Web UI: {case_url(case.case_id)}")
+    say(f"Case {case.case_id} ({case.kind.value}, {case.local_authority.value}, {case.partnership})")
+    say(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
+    say(f"Web UI: {case_url(case.case_id)}")
     if review := case.details.get("local_review"):
-        print(f"Local review: {review['case_id']}, stage {review['stage']}  Web UI: {case_url(review['case_id'])}")
-    print("Deadlines:")
+        say(f"Local review: {review['case_id']}, stage {review['stage']}  Web UI: {case_url(review['case_id'])}")
+    say("Deadlines:")
     for d in case.deadlines:
         late = " (recorded late)" if d.recorded_late else ""
         key = d.key.value + (f" ({d.subject})" if d.subject else "")
-        print(f"  {key:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
-    print("Decisions:")
+        say(f"  {key:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
+    say("Decisions:")
     for r in case.decisions:
-        print(f"  {r.name:<26} {'accepted' if r.accepted else 'refused: ' + (r.reason or '')}")
-    print("Messages:")
+        say(f"  {r.name:<26} {'accepted' if r.accepted else 'refused: ' + (r.reason or '')}")
+    say("Messages:")
     for m in case.messages:
-        print(f"  {m.template:<28} {m.status:<7} {', '.join(m.to)}")
+        say(f"  {m.template:<28} {m.status:<7} {', '.join(m.to)}")
 
 
 def print_cases(rows: list[Any]) -> None:
-    print(f"{'case':<26} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
+    say(f"{'case':<26} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
     for row in rows:
-        print(
+        say(
             f"{row.case_id:<26} {row.kind:<17} {row.stage:<24} {row.local_authority:<21} "
             f"{row.partnership or '':<11} {str(row.next_due_on or ''):<10} {row.missed}"
         )
@@ -232,10 +299,10 @@ def audit(args: argparse.Namespace) -> None:
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
         for event in events:
-            writer.writerow([event.at.isoformat(), event.case_id, event.seq, event.kind, event.name, event.detail or ""])
+            writer.writerow([cell(v) for v in (event.at.isoformat(), event.case_id, event.seq, event.kind, event.name, event.detail)])
     else:
         for event in events:
-            print(f"{event.at:%Y-%m-%d %H:%M} {event.case_id:<24} {event.kind:<18} {event.name:<30} {event.detail or ''}")
+            say(f"{event.at:%Y-%m-%d %H:%M} {event.case_id:<24} {event.kind:<18} {event.name:<30} {event.detail or ''}")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -245,11 +312,11 @@ def report(args: argparse.Namespace) -> None:
     if args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_authority"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     else:
-        print(f"Cases received {args.start} to {args.end}" + (f", {args.partnership}" if args.partnership else ""))
+        say(f"Cases received {args.start} to {args.end}" + (f", {args.partnership}" if args.partnership else ""))
         for f in figures:
-            print(
+            say(
                 f"\n{f.local_authority}: {f.forms_received} forms ({f.serious_incidents} serious incident, "
                 f"{f.learning_requests} learning request); notified {f.notified}, not notified {f.not_notified}"
             )
@@ -257,7 +324,7 @@ def report(args: argparse.Namespace) -> None:
                 m = f.measures[key]
                 percent = f"{m.percent}%" if m.percent is not None else "-"
                 median = m.median_working_days if m.median_working_days is not None else "-"
-                print(f"  {title:<48} {m.met}/{m.judged} on time ({percent}), median {median} working days")
+                say(f"  {title:<48} {m.met}/{m.judged} on time ({percent}), median {median} working days")
     if args.chart:
         title = f"Timeliness, cases received {args.start} to {args.end}"
         draw_chart(figures, Path(args.chart), title + (f" ({args.partnership})" if args.partnership else ""))
@@ -275,6 +342,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     decide_parser.add_argument("case_id")
     decide_parser.add_argument("decision_name")
     decide_parser.add_argument("file")
+    correct_parser = commands.add_parser("correct", help="replace a recorded decision's content")
+    correct_parser.add_argument("case_id")
+    correct_parser.add_argument("decision_name")
+    correct_parser.add_argument("file")
+    correct_parser.add_argument("--reason", required=True, help="why the recorded decision was wrong")
     status_parser = commands.add_parser("status", help="show a case")
     status_parser.add_argument("case_id")
     status_parser.add_argument("--json", action="store_true")
@@ -308,10 +380,13 @@ async def run(args: argparse.Namespace) -> None:
         if args.json:
             print(json.dumps(started))
         else:
-            print(f"Started case {started['case_id']}\nWeb UI: {started['web_ui']}")
+            say(f"Started case {started['case_id']}\nWeb UI: {started['web_ui']}")
     elif args.command == "decide":
         receipt = await decide(args.case_id, args.decision_name, args.file)
-        print(f"{receipt.name} accepted by case {receipt.case_id}; stage now {receipt.stage.value}")
+        say(f"{receipt.name} accepted by case {receipt.case_id}; stage now {receipt.stage.value}")
+    elif args.command == "correct":
+        receipt = await correct(args.case_id, args.decision_name, args.file, args.reason)
+        say(f"{receipt.name} corrected on case {receipt.case_id}; stage now {receipt.stage.value}")
     elif args.command == "status":
         case = await status(args.case_id)
         if args.json:
@@ -325,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run(args))
     except Refused as refused:
-        print(f"error: {refused}", file=sys.stderr)
+        print(f"error: {printable(str(refused))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output was piped into `head` and the reader has gone
         return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
@@ -14,9 +14,9 @@ from models.forms import LocalAuthority
 class CaseKind(StrEnum):
     """Which journey a case follows."""
 
-    SERIOUS_INCIDENT = "serious_incident"
-    LEARNING_REQUEST = "learning_request"
-    LOCAL_REVIEW = "local_review"  # an LCSPR: a child workflow of its serious-incident case
+    SERIOUS_INCIDENT = auto()
+    LEARNING_REQUEST = auto()
+    LOCAL_REVIEW = auto()  # an LCSPR: a child workflow of its serious-incident case
 
 
 class Stage(StrEnum):
@@ -65,10 +65,10 @@ class Clock(StrEnum):
 class DeadlineStatus(StrEnum):
     """Open until the step happens; met or missed by the date it happened; cancelled with the case."""
 
-    OPEN = "open"
-    MET = "met"
-    MISSED = "missed"
-    CANCELLED = "cancelled"
+    OPEN = auto()
+    MET = auto()
+    MISSED = auto()
+    CANCELLED = auto()
 
 
 class DeadlineRequest(BaseModel):
@@ -114,6 +114,8 @@ class DecisionRecord(BaseModel):
     reason: str | None = None
     received_at: datetime
     via: str
+    recorded_by: str | None = Field(default=None, description="who recorded it, as the decision says")
+    replaces: int | None = Field(default=None, description="a correction: the index of the decision it replaces")
 
 
 class Role(StrEnum):
@@ -240,6 +242,7 @@ class CaseEvent(BaseModel):
     kind: str
     name: str
     detail: str | None = None
+    actor: str | None = None  # who recorded the decision the event is about
 
 
 class CaseSummary(BaseModel):

@@ -9,6 +9,7 @@ deserialised on replay, months later.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -50,11 +51,19 @@ PlannedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_in_
 HappenedOn = Annotated[date, BeforeValidator(_iso_text_only), AfterValidator(_in_range), AfterValidator(_not_in_future)]
 
 
+def field_name(part: int | str) -> str:
+    """A place in the input as a refusal names it: a field-like name, or a placeholder for a key that
+    is not one (a sender's key can be anything, personal data included)."""
+    if isinstance(part, int) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", part):
+        return str(part)
+    return "(unexpected field)"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming each bad field and why, without echoing the input (it may be personal data)."""
     problems = []
     for item in error.errors(include_input=False, include_url=False):
-        where = ".".join(str(part) for part in item["loc"])
+        where = ".".join(field_name(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)

@@ -8,7 +8,7 @@ that names the field. Which decision a case accepts at which stage is the workfl
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, ValidationError, model_validator
@@ -20,26 +20,26 @@ from models.text import MANY, DocumentName, Name, Reference, Text, Url, named_on
 class DecisionName(StrEnum):
     """Every decision's one name: the file names in examples/decisions/, the `decide` argument."""
 
-    DSP_DECISION = "dsp_decision"
-    CHALLENGE_RAISED = "challenge_raised"
-    CHALLENGE_RESOLVED = "challenge_resolved"
-    NOTIFICATION_SUBMITTED = "notification_submitted"
-    PANEL_ACKNOWLEDGED = "panel_acknowledged"
-    RAPID_REVIEW_CONVENED = "rapid_review_convened"
-    AGENCY_CONTRIBUTION_RECEIVED = "agency_contribution_received"
-    RAPID_REVIEW_MEETING_HELD = "rapid_review_meeting_held"
-    EXECUTIVE_DECISION = "executive_decision"
-    CHAIR_SIGN_OFF = "chair_sign_off"
-    PANEL_RESPONSE = "panel_response"
-    CASE_WITHDRAWN = "case_withdrawn"
-    REVIEWER_COMMISSIONED = "reviewer_commissioned"
-    TERMS_OF_REFERENCE_AGREED = "terms_of_reference_agreed"
-    FINAL_REPORT_RECEIVED = "final_report_received"
-    PUBLICATION_SCHEDULED = "publication_scheduled"
-    PUBLISHED = "published"
-    RECOMMENDATION_UPDATED = "recommendation_updated"
-    LEARNING_REQUEST_DECISION = "learning_request_decision"
-    LEARNING_REVIEW_COMPLETED = "learning_review_completed"
+    DSP_DECISION = auto()
+    CHALLENGE_RAISED = auto()
+    CHALLENGE_RESOLVED = auto()
+    NOTIFICATION_SUBMITTED = auto()
+    PANEL_ACKNOWLEDGED = auto()
+    RAPID_REVIEW_CONVENED = auto()
+    AGENCY_CONTRIBUTION_RECEIVED = auto()
+    RAPID_REVIEW_MEETING_HELD = auto()
+    EXECUTIVE_DECISION = auto()
+    CHAIR_SIGN_OFF = auto()
+    PANEL_RESPONSE = auto()
+    CASE_WITHDRAWN = auto()
+    REVIEWER_COMMISSIONED = auto()
+    TERMS_OF_REFERENCE_AGREED = auto()
+    FINAL_REPORT_RECEIVED = auto()
+    PUBLICATION_SCHEDULED = auto()
+    PUBLISHED = auto()
+    RECOMMENDATION_UPDATED = auto()
+    LEARNING_REQUEST_DECISION = auto()
+    LEARNING_REVIEW_COMPLETED = auto()
 
 
 class DecisionModel(BaseModel):
@@ -382,6 +382,17 @@ class Decision(BaseModel):
 
     name: str
     body: dict[str, Any]
+
+
+class Correction(BaseModel):
+    """A recorded decision's content put right: the decision as it should have been, and why."""
+
+    name: str
+    body: dict[str, Any]
+    reason: Text
+
+    def decision(self) -> Decision:
+        return Decision(name=self.name, body=self.body)
 
 
 class DecisionRefused(ValueError):

@@ -292,6 +292,20 @@ class CaseWithdrawnNotice(Message, template="case_withdrawn", step="withdrawn"):
     reason: str
 
 
+class DecisionCorrected(Message, template="decision_corrected"):
+    """Tell the Business Unit a recorded {decision} was corrected"""
+
+    decision: str
+    number: int
+    reason: str
+    corrected_by: str
+    was: str
+    now: str
+
+    def step_key(self) -> str:
+        return f"{self.step}/{self.decision}/{self.number}"
+
+
 class DeliveryRefused(Message, template="delivery_refused"):
     """Tell the Business Unit the mail server refused {refused_template}"""
 
@@ -326,5 +340,6 @@ MESSAGES: tuple[type[Message], ...] = (
     DeadlineEscalation,
     PublicUntilReached,
     CaseWithdrawnNotice,
+    DecisionCorrected,
     DeliveryRefused,
 )

@@ -37,6 +37,7 @@ class EventRow(SQLModel, table=True):
     kind: str = Field(index=True)
     name: str
     detail: str | None = None
+    actor: str | None = None  # since migration 0003: who recorded the decision
 
 
 class DeadlineRow(SQLModel, table=True):

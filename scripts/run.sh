@@ -35,6 +35,8 @@ SAFEGUARDING_DATA_DIR="$data" .venv/bin/python -c 'import settings; settings.key
   --ui-codec-endpoint "http://localhost:$codec_port" \
   --namespace "${TEMPORAL_NAMESPACE:-default}" \
   --log-level warn \
+  --dynamic-config-value limit.blobSize.warn=65536 \
+  --dynamic-config-value limit.blobSize.error=262144 \
   "${search_attribute_flags[@]}" &
 server=$!
 started=("$server")

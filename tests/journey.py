@@ -110,9 +110,11 @@ class Journey:
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(CaseWorkflow.status)
 
-    async def wait_for(self, handle: WorkflowHandle, check: Callable[[CaseStatus], bool]) -> CaseStatus:
+    async def wait_for(
+        self, handle: WorkflowHandle, check: Callable[[CaseStatus], bool], attempts: int = 200
+    ) -> CaseStatus:
         """Poll the case (without moving the clock) until `check` holds; the activities run meanwhile."""
-        for _ in range(200):
+        for _ in range(attempts):
             status = await self.status(handle)
             try:
                 if check(status):

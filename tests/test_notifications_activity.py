@@ -363,6 +363,14 @@ TEMPLATE_CASES = [
         {"refused_template": "rationale_to_referrer", "refused_key": "SI-20251223-2c1bd5/rationale-to-referrer"},
         ["could not be delivered: rationale_to_referrer", "(SI-20251223-2c1bd5/rationale-to-referrer). The mail server refused it permanently.", "the case goes on"],
     ),
+    # workflows/case_workflow.py: a correction
+    (
+        "decision_corrected", [Role.BUSINESS_UNIT], "decision-corrected/dsp_decision/1",
+        {"decision": "dsp_decision", "number": "1", "reason": "The meeting date was mistyped.",
+         "corrected_by": "business.unit@example.org", "was": "meeting_held_on 2025-12-30", "now": "meeting_held_on 2025-12-24"},
+        ["has been corrected: dsp_decision (correction 1)", "Reason: The meeting date was mistyped.",
+         "As first recorded: meeting_held_on 2025-12-30", "As corrected: meeting_held_on 2025-12-24"],
+    ),
     # workflows/local_review.py
     (
         "lcspr_contribution_request", [], "lcspr-contribution-request/cleveland-police",

@@ -95,8 +95,10 @@ class Case:
             details=details,
         )
 
-    def log(self, kind: str, name: str, detail: str | None = None, write_now: bool = True) -> None:
-        self.register.log(kind, name, detail, write_now)
+    def log(
+        self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None
+    ) -> None:
+        self.register.log(kind, name, detail, write_now, actor)
 
     async def send(self, message: Message) -> None:
         await self.messenger.send(message)
@@ -131,16 +133,10 @@ class Case:
 
     def status(self) -> CaseStatus:
         return CaseStatus(
-            case_id=self.case_id,
-            kind=self.kind,
-            stage=self.stage,
-            local_authority=self.local_authority,
-            partnership=self.partnership,
-            received_on=self.received_on,
+            **self.summary().model_dump(exclude={"next_due_on", "missed"}),
             deadlines=list(self.deadlines.values()),
             decisions=list(self.decisions),
             messages=list(self.messages),
-            closed_reason=self.closed_reason,
             details=self.details(),
             attention=list(self.attention),
             refused_not_kept=self.refused_not_kept,
@@ -170,11 +166,13 @@ class Case:
         self.partnership = routing.partnership
         self.publish()
 
-    def record(self, name: str, accepted: bool, reason: str | None, via: str, outcome: str | None = None) -> None:
+    def record(
+        self, name: str, accepted: bool, reason: str | None, via: str, outcome: str | None = None, by: str | None = None
+    ) -> None:
         self.decisions.append(
-            DecisionRecord(name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via)
+            DecisionRecord(name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via, recorded_by=by)
         )
-        self.log("decision_accepted" if accepted else "decision_refused", name, outcome or reason)
+        self.log("decision_accepted" if accepted else "decision_refused", name, outcome or reason, actor=by)
 
     def close(self, reason: str) -> None:
         self.stage = Stage.CLOSED

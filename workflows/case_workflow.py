@@ -5,24 +5,27 @@ signal) and out (the `status` query), handled through the decision tables of the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Coroutine
 from typing import Any, ClassVar, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import CaseStatus, DecisionReceipt, Stage
+    from models import messages
+    from models.case import FINAL_STAGES, CaseKind, CaseStatus, DecisionReceipt, DecisionRecord, Stage
+    from models.forms import LearningRequestForm, SeriousIncidentForm
     from models.dates import describe_validation_error, london_today
-    from models.decisions import CaseWithdrawn, Decision, DecisionModel, DecisionRefused, outcome_of
+    from models.decisions import CaseWithdrawn, Correction, Decision, DecisionModel, DecisionRefused, outcome_of
     from pydantic import BaseModel, ValidationError
 
 from workflows.case import Case, CaseEnded
+from workflows.corrections import apply_correction, changed_fields, check_correction, summary_of
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
+Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
 WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"  # workflow.patched: cases started from release 0.2
 CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
 REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
@@ -33,6 +36,12 @@ def known_name(name: object) -> str:
     """A decision's name as the case records it: a name like a decision's (a few lower-case words joined
     by underscores), or a placeholder; never anything longer or stranger a sender put there."""
     return name if isinstance(name, str) and re.fullmatch(r"[a-z][a-z_]{0,39}", name) else "(not a decision)"
+
+
+def stated_recorder(body: dict[str, Any]) -> str | None:
+    """Who a refused decision says recorded it, if that is an address (never anything else it holds)."""
+    stated = body.get("recorded_by")
+    return stated if isinstance(stated, str) and re.fullmatch(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}", stated) else None
 
 
 def bounded(text: str) -> str:
@@ -47,6 +56,7 @@ class CaseWorkflow:
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
 
     DECISIONS: ClassVar[Table] = ()
+    form: SeriousIncidentForm | LearningRequestForm  # what a case opened by a form started from
     invalid_start: str | None = None  # why the case could not start (a direct start with a bad id or input)
     PARTS: ClassVar[tuple[Any, ...]] = ()  # the classes of `parts()`, for what is known before a case runs
     OPENED_BY: ClassVar[str] = "the form's receipt"  # the step a decision answers when no later one does
@@ -72,6 +82,32 @@ class CaseWorkflow:
         if self.invalid_start:
             raise ApplicationError(self.invalid_start, type="InvalidStart", non_retryable=True)
 
+    async def run_case(self) -> CaseStatus:
+        """What every journey's run does: refuse an invalid start, follow the journey until it ends or
+        the case is withdrawn (then `withdrawn_case`), close what is still open and end."""
+        self.refuse_invalid_start()
+        try:
+            await self.follow(self.journey())
+        except CaseEnded:
+            await self.withdrawn_case()
+        return await self.case.finish()
+
+    async def journey(self) -> None:
+        raise NotImplementedError
+
+    async def withdrawn_case(self) -> None:
+        """What a journey does when the case is withdrawn: tell the Business Unit."""
+        await self.case.announce_withdrawal()
+
+    def open_case(self, kind: CaseKind, model: type[Form], submitted: tuple[Any, ...], stage: Stage) -> bool:
+        """Keep the form the case starts from (`form`) and open the case from it; False if the start is invalid."""
+        form = self.read_start(model, submitted)
+        if form is None:
+            return False
+        self.form = form
+        self.case = Case.from_form(kind, form, stage, details=self.details)
+        return True
+
     async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
         """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,
         such as an activity retrying while a server or the routing file is mended."""
@@ -83,8 +119,13 @@ class CaseWorkflow:
         await workflow.wait_condition(lambda: steps.done() or self.case.stage is Stage.WITHDRAWN)
         if not steps.done():
             steps.cancel()
-            with contextlib.suppress(asyncio.CancelledError, CaseEnded):
+            try:
                 await steps
+            except (asyncio.CancelledError, CaseEnded):
+                pass
+            except ActivityError as error:  # the step's activity, cancelled
+                if not isinstance(error.cause, CancelledError):
+                    raise
             raise CaseEnded()
         await steps
 
@@ -139,17 +180,17 @@ class CaseWorkflow:
         try:
             parsed = self.check(decision)
         except DecisionRefused as refused:
-            self.refuse_signal(decision.name, str(refused))
+            self.refuse_signal(decision.name, str(refused), stated_recorder(decision.body))
             return
         self.accept(parsed, via="signal")
 
-    def refuse_signal(self, name: object, reason: str) -> None:
+    def refuse_signal(self, name: object, reason: str, by: str | None = None) -> None:
         """The first refused signals are kept one by one; after that they are counted (`status`,
         `refused_not_kept`) and the register is told every hundredth, so junk cannot grow a case."""
         case = self.case
         kept = sum(not d.accepted and d.via == "signal" for d in case.decisions)
         if kept < REFUSED_SIGNALS_KEPT:
-            case.record(known_name(name), False, bounded(reason), "signal")
+            case.record(known_name(name), False, bounded(reason), "signal", by=by)
             return
         case.refused_not_kept += 1
         if case.refused_not_kept % 100 == 1:
@@ -166,6 +207,53 @@ class CaseWorkflow:
         """Refuses a wrong-stage, duplicate, mis-dated or invalid decision before anything is written."""
         self.check(decision)
 
+    @workflow.update(name="correct")
+    async def correct(self, correction: Correction) -> DecisionReceipt:
+        """A recorded decision's content put right (workflows/corrections.py): the reason and the person
+        are recorded, the original stays in the audit, its clock is judged again, the Business Unit told."""
+        case = self.case
+        corrected = self.check_correction(correction)
+        original = apply_correction(self.intake, corrected)
+        replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
+        case.decisions.append(
+            DecisionRecord(
+                name=corrected.name,
+                accepted=True,
+                reason=correction.reason,
+                received_at=workflow.now(),
+                via="correction",
+                recorded_by=corrected.recorded_by,
+                replaces=replaced,
+            )
+        )
+        changes = changed_fields(original, corrected)
+        case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=corrected.recorded_by)
+        case.publish()
+        number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
+        await case.send(
+            messages.DecisionCorrected(
+                decision=corrected.name,
+                number=number,
+                reason=correction.reason,
+                corrected_by=corrected.recorded_by,
+                was=summary_of(original, changes),
+                now=summary_of(corrected, changes),
+            )
+        )
+        return DecisionReceipt(case_id=case.case_id, name=corrected.name, stage=case.stage)
+
+    @correct.validator
+    def validate_correction(self, correction: Correction) -> None:
+        self.check_correction(correction)
+
+    def check_correction(self, correction: Correction) -> DecisionModel:
+        if self.invalid_start:
+            raise DecisionRefused(f"the case did not start: {self.invalid_start}")
+        if self.case.stage in FINAL_STAGES:
+            raise DecisionRefused(f"the case is {self.case.stage.value}: it takes no more corrections")
+        accepted = {d.name for d in self.case.decisions if d.accepted}
+        return check_correction(self.intake, correction, accepted, self.case.today())
+
     @workflow.query
     def status(self) -> CaseStatus:
         if self.invalid_start:
@@ -179,7 +267,7 @@ class CaseWorkflow:
         return self.intake.check(decision, self.case.stage, accepted, self.case.today())
 
     def accept(self, decision: DecisionModel, via: str) -> None:
-        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision))
+        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=decision.recorded_by)
         self.intake.apply(decision)
         self.case.publish()
 

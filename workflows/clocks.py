@@ -85,6 +85,17 @@ class Clocks:
             return
         self.judge(record, step_on)
 
+    def rejudge(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
+        """A corrected date: the clock is judged again (met or missed), whatever it showed."""
+        key = deadline_key(clock, subject)
+        record = self.case.deadlines.get(key)
+        if record is None:
+            self.done_before_set[key] = step_on
+            return
+        if record.status is not DeadlineStatus.CANCELLED:
+            record.status = DeadlineStatus.OPEN
+        self.judge(record, step_on)
+
     def cancel(self, clock: Clock, subject: str | None = None) -> None:
         record = self.case.deadlines.get(deadline_key(clock, subject))
         if record is not None and record.status is DeadlineStatus.OPEN:

@@ -20,7 +20,6 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import LearningRequestForm
     from models import messages
 
-from workflows.case import Case, CaseEnded
 from workflows.case_workflow import CaseWorkflow
 from workflows.intake import Table, Takes, answered, at
 from workflows.recommendations import Recommendations
@@ -31,14 +30,12 @@ class LearningRequestWorkflow(CaseWorkflow):
     """A learning request from the form to its review's last recommendation (¶3, ¶5.4)."""
 
     PARTS = (Recommendations,)
+    form: LearningRequestForm
 
     @workflow.init
     def __init__(self, *submitted: Any) -> None:
-        form = self.read_start(LearningRequestForm, submitted)
-        if form is None:
+        if not self.open_case(CaseKind.LEARNING_REQUEST, LearningRequestForm, submitted, Stage.PARTNERSHIP_DECISION):
             return
-        self.case = Case.from_form(CaseKind.LEARNING_REQUEST, form, Stage.PARTNERSHIP_DECISION, details=self.details)
-        self.form = form
         self.decision: LearningRequestDecision | None = None
         self.review: LearningReviewCompleted | None = None
         self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "review"))
@@ -50,12 +47,7 @@ class LearningRequestWorkflow(CaseWorkflow):
     @workflow.run
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from one Learning Request Form (`LearningRequestForm`)."""
-        self.refuse_invalid_start()
-        try:
-            await self.follow(self.journey())
-        except CaseEnded:
-            await self.case.announce_withdrawal()
-        return await self.case.finish()
+        return await self.run_case()
 
     # ---- the journey ------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from models import messages
 
-from workflows.case import Case, CaseEnded
+from workflows.case import Case
 from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
@@ -87,12 +87,10 @@ class LocalReviewWorkflow(CaseWorkflow):
     @workflow.run
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from the Executive's decision to commission it (`LocalReviewCommission`)."""
-        self.refuse_invalid_start()
-        try:
-            await self.follow(self.journey())
-        except CaseEnded:
-            pass  # the case withdrew its local review; the case tells the Business Unit
-        return await self.case.finish()
+        return await self.run_case()
+
+    async def withdrawn_case(self) -> None:
+        pass  # the case withdrew its local review; the case tells the Business Unit
 
     # ---- the journey ------------------------------------------------------------------------------
 

@@ -34,14 +34,15 @@ class RegisterFeed:
         self.written_messages: dict[str, MessageRecord] = {}
         self.written_case: object = None
 
-    def log(self, kind: str, name: str, detail: str | None = None, write_now: bool = True) -> None:
+    def log(
+        self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None
+    ) -> None:
         """Note an event; `write_now=False` while the case is being set up, before it can run an activity."""
         self.logged += 1
         case_id = self.case.case_id
+        at, seq = workflow.now(), self.logged
         self.unwritten.append(
-            CaseEvent(
-                key=f"{case_id}/{self.logged}", case_id=case_id, seq=self.logged, at=workflow.now(), kind=kind, name=name, detail=detail
-            )
+            CaseEvent(key=f"{case_id}/{seq}", case_id=case_id, seq=seq, at=at, kind=kind, name=name, detail=detail, actor=actor)
         )
         if self.writer is None and write_now:
             self.writer = asyncio.create_task(self.keep_writing())

@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import SeriousIncidentForm
     from models import messages
 
-from workflows.case import Case, CaseEnded
 from workflows.case_workflow import CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
@@ -40,14 +39,12 @@ class SeriousIncidentWorkflow(CaseWorkflow):
     the Rapid Review, its agencies' contributions and governance (the local review is a child workflow)."""
 
     PARTS = (RapidReview, AgencyContributions, Governance)
+    form: SeriousIncidentForm
 
     @workflow.init
     def __init__(self, *submitted: Any) -> None:
-        form = self.read_start(SeriousIncidentForm, submitted)
-        if form is None:
+        if not self.open_case(CaseKind.SERIOUS_INCIDENT, SeriousIncidentForm, submitted, Stage.DSP_MEETING):
             return
-        self.case = Case.from_form(CaseKind.SERIOUS_INCIDENT, form, Stage.DSP_MEETING, details=self.details)
-        self.form = form
         self.dsp_decision: DspDecision | None = None
         self.challenge: ChallengeRaised | None = None
         self.challenge_outcome: ChallengeResolved | None = None
@@ -62,19 +59,17 @@ class SeriousIncidentWorkflow(CaseWorkflow):
     @workflow.run
     async def run(self, *submitted: Any) -> CaseStatus:
         """Starts from one Serious Incident Notification Request Form (`SeriousIncidentForm`)."""
-        self.refuse_invalid_start()
-        # Handlers move the stage as decisions arrive (several may arrive at once); the journey
-        # below follows the decisions recorded, so no step is skipped however fast they come.
-        try:
-            await self.follow(self.journey())
-        except CaseEnded:
-            await self.rapid_review.governance.withdraw_local_review()
-            await self.case.announce_withdrawal()
-        return await self.case.finish()
+        return await self.run_case()
+
+    async def withdrawn_case(self) -> None:
+        await self.rapid_review.governance.withdraw_local_review()
+        await self.case.announce_withdrawal()
 
     # ---- the journey ------------------------------------------------------------------------------
 
     async def journey(self) -> None:
+        # Handlers move the stage as decisions arrive (several may arrive at once); the journey
+        # follows the decisions recorded, so no step is skipped however fast they come.
         await self.receive_form()
         await self.case.until(lambda: self.dsp_decision is not None)
         if not self.decided_to_notify():

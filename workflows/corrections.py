@@ -1,0 +1,97 @@
+"""Corrections (a decision recorded wrongly is put right, never hidden): `starter.py correct`.
+
+A correction replaces a recorded decision's content. It names its reason and its author; the original
+stays in the audit; the clock the decision closed is judged again by the corrected date (a
+`dsp_meeting` missed because of a typo becomes met); the Business Unit is told.
+
+A correction that would change the journey's route (notify <-> do not notify, a local review
+commissioned or not, a challenge upheld or changed, a learning review or not) is refused: the route
+already taken has told people and started clocks, and undoing it is a decision of its own (withdraw
+the case and enter it again with the right decision). Decisions that may repeat (an agency's
+contribution, a recommendation's progress, a planned publication date) are put right by recording
+them again, not corrected.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.decisions import Correction, DecisionModel, DecisionRefused, outcome_of, parse_decision
+
+from workflows.intake import answered
+
+if TYPE_CHECKING:
+    from workflows.intake import DecisionIntake
+
+
+def check_correction(intake: DecisionIntake, correction: Correction, accepted: set[str], today: date) -> DecisionModel:
+    """The corrected decision parsed, or DecisionRefused saying why it cannot replace the recorded one."""
+    corrected = parse_decision(correction.decision(), today=today)
+    name = corrected.name
+    known = intake.rows.get(name)
+    if known is None or name not in accepted:
+        raise DecisionRefused(f"correct {name}: no {name} is recorded on this case to correct")
+    part, row = known
+    if row.repeats or not row.keep:
+        raise DecisionRefused(f"correct {name}: record it again instead; a decision that may repeat is not corrected")
+    original: DecisionModel = getattr(part, row.keep)
+    if outcome_of(original) != outcome_of(corrected):
+        raise DecisionRefused(
+            f"correct {name}: a correction cannot change the route ({outcome_of(original)} to {outcome_of(corrected)}); "
+            "withdraw the case and enter it again with the right decision"
+        )
+    step, step_on = answered(part, row.after) or intake.opened_by()
+    happened_on = corrected.happened_on
+    if happened_on is not None and happened_on < step_on:
+        raise DecisionRefused(f"correct {name}: {corrected.happened_field} ({happened_on}) is before {step} ({step_on})")
+    conflict = answered_before(intake, part, row.keep, corrected)
+    if conflict is not None:
+        raise DecisionRefused(
+            f"correct {name}: {conflict.name} ({conflict.happened_on}) would then come before {corrected.step} ({happened_on})"
+        )
+    return corrected
+
+
+def answered_before(intake: DecisionIntake, part: Any, keep: str, corrected: DecisionModel) -> DecisionModel | None:
+    """A recorded decision that, with the correction in place, would be dated before the step it answers."""
+    original = getattr(part, keep)
+    setattr(part, keep, corrected)  # tried in place (a handler runs alone), and put back
+    try:
+        for other_part, other in intake.rows.values():
+            kept: DecisionModel | None = getattr(other_part, other.keep) if other.keep else None
+            if kept is None or kept is corrected or kept.happened_on is None:
+                continue
+            step = answered(other_part, other.after)
+            if step is not None and kept.happened_on < step[1]:
+                return kept
+        return None
+    finally:
+        setattr(part, keep, original)
+
+
+def changed_fields(original: DecisionModel, corrected: DecisionModel) -> str:
+    """Which fields a correction changes, by name (never their content): for the audit and the notice."""
+    before, after = original.model_dump(mode="json"), corrected.model_dump(mode="json")
+    return ", ".join(key for key in after if before.get(key) != after[key]) or "no field"
+
+
+def summary_of(decision: DecisionModel, fields: str) -> str:
+    """The changed dates of a decision, for the notice (dates only: text stays in the case)."""
+    values = decision.model_dump(mode="json")
+    dated = [f"{key} {values[key]}" for key in fields.split(", ") if key.endswith("_on") and key in values]
+    return "; ".join(dated) or "see the case"
+
+
+def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> DecisionModel:
+    """Replace the kept decision and judge again the clock it closed; the original is returned."""
+    part, row = intake.rows[corrected.name]
+    assert row.keep is not None
+    original: DecisionModel = getattr(part, row.keep)
+    setattr(part, row.keep, corrected)
+    if row.stops and corrected.happened_on is not None:
+        intake.case.clocks.rejudge(row.stops, corrected.happened_on)
+    return original
