@@ -1,9 +1,10 @@
-# The project's worker, for the production stack (docker-compose.yml).
+# The project's worker and codec server, for the production stack (docker-compose.yml).
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .
-# The same install as scripts/run.sh.
-RUN pip install --upgrade pip && pip install -e . && useradd --create-home worker \
-    && mkdir -p /app/outbox /app/reports && chown worker /app/outbox /app/reports
+# The same install as scripts/run.sh: the locked, hash-checked dependencies, then the project itself.
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock && pip install --no-cache-dir --no-deps -e . \
+    && useradd --create-home worker \
+    && install -d -m 700 -o worker /app/outbox /app/reports /app/data
 USER worker
 CMD ["python", "worker.py"]

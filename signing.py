@@ -9,7 +9,7 @@ valid signature from a trusted key, for its own partnership, from a role that ma
 (`Takes.by`, workflows/intake.py). Someone with raw Temporal access and no front door's key can send a
 signal, but it is refused and recorded as refused.
 
-Keys live outside the repository: `SAFEGUARDING_KEYS_DIR` (default `data/keys/`, owner-only). In the
+Keys live outside the repository: `SAFEGUARDING_SIGNING_DIR` (default `data/signing/`, owner-only). In the
 embedded default nothing needs setting up: the first `python starter.py` or `python worker.py` run
 from the project folder creates the command line's key and trusts it. The trusted-keys file only
 grows: a key is retired by adding `"retired_on"`, never removed, so old cases replay.
@@ -37,7 +37,9 @@ PROJECT_DIR = Path(__file__).resolve().parent
 
 
 def keys_dir() -> Path:
-    return Path(os.environ.get("SAFEGUARDING_KEYS_DIR", PROJECT_DIR / "data" / "keys"))
+    """The signing keys' folder: SAFEGUARDING_SIGNING_DIR, else the embedded default's `data/signing`."""
+    data = Path(os.environ.get("SAFEGUARDING_DATA_DIR", PROJECT_DIR / "data"))
+    return Path(os.environ.get("SAFEGUARDING_SIGNING_DIR", data / "signing"))
 
 
 def trusted_file() -> Path:

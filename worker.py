@@ -3,13 +3,15 @@
     python worker.py
 
 Settings come from the environment (settings.py): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-SAFEGUARDING_ROUTING_FILE, SAFEGUARDING_TEMPLATES_DIR, SAFEGUARDING_OUTBOX_DIR, TEMPORAL_UI_URL.
+SAFEGUARDING_ROUTING_FILE, SAFEGUARDING_TEMPLATES_DIR, SAFEGUARDING_OUTBOX_DIR, TEMPORAL_UI_URL, the
+encryption keys (SAFEGUARDING_KEYS / SAFEGUARDING_KEY_FILE, else data/keys) and TLS (TEMPORAL_TLS_*).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from temporalio.client import Client
@@ -58,6 +60,7 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
 
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    os.umask(0o077)  # everything the worker writes (register, outbox, reports, marks) is owner-only
     migrate()  # the case register's schema, upgraded in place
     signing.ensure_command_line_key()  # the embedded default: the command line's key, trusted here
     client = await settings.connect()

@@ -66,7 +66,7 @@ def store_document(source: Path, case_id: str) -> str:
     if suffix is None or source.suffix.lower() != suffix:
         raise ValueError(f"{source}: not a Word document (.docx) or a PDF (.pdf)")
     folder = case_folder(settings.documents_dir(), case_id)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.private_folder(folder)  # documents/ and the case's folder, both 0700
     data = source.read_bytes()
     name = f"{re.sub(r'[^A-Za-z0-9_-]+', '-', source.stem).strip('-')[:60] or 'document'}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
     target = folder / name

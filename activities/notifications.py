@@ -140,7 +140,7 @@ def build_email(request: MessageRequest, sender: str, to: list[str], subject: st
 
 def deliver_once(path: Path, message: EmailMessage) -> bool:
     """Write the message under its key unless it is there already; True if this call delivered it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings.private_folder(path.parent)  # owner-only (the .eml itself is written 0600 by tempfile)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
         handle.write(message.as_bytes(policy=EML_POLICY))
         handle.flush()

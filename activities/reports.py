@@ -7,6 +7,7 @@ Rendering the same case twice gives the same document, so an activity retry is h
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import asyncio
@@ -130,9 +131,11 @@ def render(request: RapidReviewReportRequest) -> Path:
         document.add_paragraph(f"Signed off by {request.sign_off.chair} on {request.sign_off.signed_on}.")
 
     path = report_path(request.case_id, final=request.sign_off is not None)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    settings.private_folder(path.parent)
     temporary = path.with_suffix(".tmp")
-    document.save(str(temporary))
+    temporary.unlink(missing_ok=True)
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        document.save(out)  # owner-only from the first byte
     temporary.replace(path)
     return path
 

@@ -22,14 +22,19 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def register_url() -> str:
-    default = f"sqlite:///{settings.PROJECT_DIR / 'data' / 'register.db'}"
+    default = f"sqlite:///{settings.data_dir() / 'register.db'}"
     return os.environ.get("SAFEGUARDING_REGISTER_URL", default)
 
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only: the folder 0700, the file created 0600 before SQLite opens it (its journal
+        # files take the database file's mode).
+        path = Path(url.removeprefix("sqlite:///"))
+        settings.private_folder(path.parent)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        path.chmod(0o600)  # a register created before this rule is tightened too
     return create_engine(url, pool_pre_ping=True)
 
 

