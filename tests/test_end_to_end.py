@@ -37,6 +37,8 @@ from register.db import engine_for
 from register.models import EventRow
 from models.case import CaseStatus
 from models.dates import london_today
+from models.decisions import Decision
+from tests.journey import signed
 from workflows.case_workflow import CaseWorkflow
 from workflows import search_attributes
 
@@ -804,9 +806,10 @@ async def test_worker_killed_mid_case_sends_nothing_twice(
 
     # Kill 1: the worker dies; a decision arrives as a signal while no worker runs.
     workers.kill()
-    signal_input = json.dumps(
-        {"name": "notification_submitted", "body": example("decisions/notification_submitted.json")}
-    )
+    # Signed as a front door signs it (a raw, unsigned signal would be refused: tests/test_identity.py).
+    signal_input = signed(
+        case_id, Decision(name="notification_submitted", body=example("decisions/notification_submitted.json"))
+    ).model_dump_json()
     sent = await asyncio.to_thread(
         subprocess.run,
         [

@@ -23,37 +23,14 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel, ValidationError
 
 from workflows.case import Case, CaseEnded
+from workflows.refusals import CASE_ID, REFUSED_SIGNALS_KEPT, bounded, known_name, stated_recorder
 from workflows.corrections import apply_correction, changed_fields, check_correction, summary_of
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
 Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
 WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"
-SIGNED_DECISIONS = "signed-decisions"  # workflow.patched: cases from release 0.2 take only signed decisions  # workflow.patched: cases started from release 0.2
-CASE_ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"  # safe as a folder name: no dots, no slashes
-REFUSED_SIGNALS_KEPT = 50  # refused signals kept one by one on a case; the rest are counted
-REASON_LENGTH = 500
-
-
-def known_name(name: object) -> str:
-    """A decision's name as the case records it: a name like a decision's (a few lower-case words joined
-    by underscores), or a placeholder; never anything longer or stranger a sender put there."""
-    return name if isinstance(name, str) and re.fullmatch(r"[a-z][a-z_]{0,39}", name) else "(not a decision)"
-
-
-def stated_recorder(body: dict[str, Any]) -> str | None:
-    """Who a refused decision says recorded it, if that is an address (never anything else it holds)."""
-    stated = body.get("recorded_by")
-    return stated if isinstance(stated, str) and re.fullmatch(r"[^@\s]{1,64}@[A-Za-z0-9.-]{1,190}", stated) else None
-
-
-def bounded(text: str) -> str:
-    """A reason as the case records it: one line, no control characters, at most 500 characters."""
-    text = "".join(c if c.isprintable() else " " for c in text)
-    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
-
-
-
+SIGNED_DECISIONS = "signed-decisions"  # workflow.patched: cases from release 0.2 take only signed decisions
 class CaseWorkflow:
     """The messages every case takes and answers. A journey sets `case`, lists its `parts()` and
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
@@ -305,10 +282,6 @@ class CaseWorkflow:
         self.case.withdrawal = decision
         self.case.stage = Stage.WITHDRAWN
         self.case.closed_reason = f"Withdrawn on {decision.withdrawn_on}: {decision.reason}"
-
-
-def _opening(workflow_: CaseWorkflow) -> Step | None:
-    return None  # a withdrawal answers the case's opening
 
 
 # Any open case can be withdrawn, for example a form sent in error; by the Business Unit.
