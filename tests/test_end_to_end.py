@@ -129,6 +129,7 @@ def process_env(dev_server: WorkflowEnvironment, address: str, outbox: Path) -> 
         SAFEGUARDING_REPORTS_DIR=str(outbox.parent / "reports"),
         SAFEGUARDING_REGISTER_URL=f"sqlite:///{outbox.parent / 'register.db'}",
         SAFEGUARDING_KEYS=os.environ["SAFEGUARDING_KEYS"],  # the session's key (conftest), not data/keys
+        SAFEGUARDING_SIGNING_DIR=os.environ["SAFEGUARDING_SIGNING_DIR"],  # the session's signing key (conftest)
         PYTHONUNBUFFERED="1",
     )
     return environment
