@@ -38,7 +38,8 @@ from models.decisions import Decision, DecisionName, DecisionRefused, parse_deci
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from register.db import migrate
 from register.queries import audit_trail, known_case, open_cases
-from register.report import MEASURES, as_rows, draw_chart, timeliness
+from activities.documents import written_out
+from register.report import MEASURES, as_rows, authority_names, draw_chart, median_text, number, plural, timeliness
 from workflows import search_attributes
 from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
@@ -284,26 +285,32 @@ def audit(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace) -> None:
     migrate()
     figures = timeliness(args.start, args.end, args.partnership)
-    rows = as_rows(figures)
+    names = authority_names()
+    rows = as_rows(figures, names)
+    partnership = f" ({names.get(args.partnership, args.partnership)})" if args.partnership else ""
     if args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_authority"])
         writer.writeheader()
         writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     else:
-        say(f"Cases received {args.start} to {args.end}" + (f", {args.partnership}" if args.partnership else ""))
+        say(f"Cases received {written_out(args.start)} to {written_out(args.end)}{partnership}")
+        if not figures:
+            say("\nNo cases were received in this period.")
         for f in figures:
             say(
-                f"\n{f.local_authority}: {f.forms_received} forms ({f.serious_incidents} serious incident, "
-                f"{f.learning_requests} learning request); notified {f.notified}, not notified {f.not_notified}"
+                f"\n{names.get(f.local_authority, f.local_authority)}: {plural(f.forms_received, 'form')} "
+                f"({plural(f.serious_incidents, 'serious incident')}, {plural(f.learning_requests, 'learning request')}); "
+                f"notified {f.notified}, not notified {f.not_notified}"
             )
             for key, title in MEASURES.items():
                 m = f.measures[key]
-                percent = f"{m.percent}%" if m.percent is not None else "-"
-                median = m.median_working_days if m.median_working_days is not None else "-"
-                say(f"  {title:<48} {m.met}/{m.judged} on time ({percent}), median {median} working days")
+                if not m.judged:
+                    say(f"  {title:<48} none judged")
+                    continue
+                say(f"  {title:<48} {m.met} of {m.judged} on time ({number(m.percent or 0)}%), {median_text(m)}")
     if args.chart:
-        title = f"Timeliness, cases received {args.start} to {args.end}"
-        draw_chart(figures, Path(args.chart), title + (f" ({args.partnership})" if args.partnership else ""))
+        title = f"Timeliness, cases received {written_out(args.start)} to {written_out(args.end)}{partnership}"
+        draw_chart(figures, Path(args.chart), title, names)
         print(f"chart: {args.chart}", file=sys.stderr)
 
 
