@@ -529,7 +529,8 @@ async def run(args: argparse.Namespace) -> None:
         receipt, case = await decide(args.case_id, args.decision_name, args.file)
         review = case.details.get("local_review")
         stage = case.stage.value + (f" (local review: {review['stage']})" if review else "")
-        say(f"{receipt.name} accepted by case {args.case_id}; stage now {stage}")
+        by = "the local review of case" if receipt.case_id != args.case_id else "case"
+        say(f"{receipt.name} accepted by {by} {args.case_id}; stage now {stage}")
     elif args.command == "status":
         case = await status(args.case_id)
         if args.json:
