@@ -337,7 +337,8 @@ def print_status(case: CaseStatus, names: dict[str, str] | None = None) -> None:
     review = case.details.get("local_review")
     if review:
         say(f"Local review: stage {review['stage']}" + (f" — {review['closed_reason']}" if review.get("closed_reason") else ""))
-    expected = expected_next(case.stage, Stage(review["stage"]) if review else None)
+    recorded = frozenset(r.name for r in case.decisions if r.accepted)
+    expected = expected_next(case.stage, Stage(review["stage"]) if review else None, recorded)
     for n, line in enumerate(expected):
         say(("Expected next: " if n == 0 else " " * len("Expected next: ")) + line)
     say(f"Web UI: {case_url(case.case_id)}")

@@ -50,8 +50,12 @@ EXPECTED: dict[Stage, list[tuple[str, str]]] = {
 }
 
 
-def expected_next(stage: Stage, review_stage: Stage | None = None) -> list[str]:
-    """Lines "<decision> from <who>" for the stage (a case in local review: its review's stage)."""
+REPEATS = frozenset({"agency_contribution_received", "recommendation_updated"})  # one per agency, per update
+
+
+def expected_next(stage: Stage, review_stage: Stage | None = None, recorded: frozenset[str] = frozenset()) -> list[str]:
+    """Lines "<decision> from <who>" for the stage (a case in local review: its review's stage),
+    leaving out a decision already `recorded` that is taken once."""
     if stage is Stage.LOCAL_REVIEW and review_stage is not None:
         stage = review_stage
-    return [f"{decision} from {who}" for decision, who in EXPECTED[stage]]
+    return [f"{decision} from {who}" for decision, who in EXPECTED[stage] if decision in REPEATS or decision not in recorded]

@@ -476,11 +476,16 @@ async def test_serious_incident_contract_walk(cli: Cli, client: Client, workers:
     assert_outbox_matches(outbox, case_id, messages)
     mail = message_from_bytes((outbox / case_id / eml_name(to_notifier[0]["key"])).read_bytes(), policy=policy.default)
     attachments = [part.get_filename() for part in mail.iter_attachments()]
-    assert attachments == ["form.json"], f"the form goes to the notifier as an attachment: {attachments}"
+    assert attachments == ["serious-incident-notification-form.docx"], f"the form goes to the notifier as a Word document: {attachments}"
 
-    # The human-readable status agrees.
+    # The human-readable status agrees, and says what people need: what is next and from whom, which
+    # deadline an escalation is about, that with no mail server the messages are in the outbox.
     text = (await cli.ok("status", case_id)).stdout
     assert case_id in text and "rapid_review" in text and "nicole.wilson@stockton.gov.uk" in text, text
+    assert "Expected next: rapid_review_convened from the Business Unit" in text, text
+    assert "panel_acknowledged from" not in text, text  # recorded already
+    assert re.search(r"deadline_escalation +rapid_review_submission missed: escalated +in outbox +", text), text
+    assert " sent " not in text, text
 
     # Asked again and again (monitoring scripts do), `status` answers the same and exits 0 every
     # time: a command line that crashes on exit after printing (temporalio/sdk-python#300) fails here.
