@@ -168,8 +168,9 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
 DOCUMENT_FIELDS = ("report_file",)  # a decision's fields that name a file to go with it
 
 
-async def decide(case_id: str, name: str, path: str) -> tuple[DecisionReceipt, CaseStatus]:
-    """Send the decision; the receipt, and the case as `status` shows it once its stage has settled."""
+async def decide(case_id: str, name: str, path: str) -> tuple[DecisionReceipt, CaseStatus | None]:
+    """Send the decision; the receipt, and the case as `status` shows it once its stage has settled
+    (None if the case cannot be asked now, e.g. the worker stopped just after: the decision stands)."""
     body = read_json(path)
     if not isinstance(body, dict):
         raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
@@ -195,7 +196,10 @@ async def decide(case_id: str, name: str, path: str) -> tuple[DecisionReceipt, C
         raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
-    return receipt, await settled_status(client, case_id)
+    try:
+        return receipt, await settled_status(client, case_id)
+    except (Refused, RPCError):
+        return receipt, None
 
 
 async def ensure_worker(client: Client) -> None:
@@ -224,17 +228,18 @@ NO_WORKER = (
 
 
 async def settled_status(client: Client, case_id: str, within: float = 3.0) -> CaseStatus:
+    # Each query is short: the decision is in already, and a case that cannot answer now is not an error.
     """The case as `status` shows it once its stage has stopped moving: an accepted decision can end a
     step, and the case (or its local review) then moves on by itself, e.g. to closed."""
     def stages(case: CaseStatus) -> tuple[str, Any]:
         return case.stage.value, (case.details.get("local_review") or {}).get("stage")
 
-    case = await case_status(client, case_id)
+    case = await case_status(client, case_id, QUICK)
     waited = 0.0
     while waited < within and case.stage not in FINAL_STAGES:
         await asyncio.sleep(0.3)
         waited += 0.3
-        again = await case_status(client, case_id)
+        again = await case_status(client, case_id, QUICK)
         if stages(again) == stages(case):
             return again
         case = again
@@ -255,9 +260,12 @@ async def decision_target(client: Client, case_id: str, name: str) -> str:
     return case_id
 
 
-async def query_status(client: Client, case_id: str) -> CaseStatus:
+QUICK = timedelta(seconds=5)
+
+
+async def query_status(client: Client, case_id: str, rpc_timeout: timedelta | None = None) -> CaseStatus:
     try:
-        return await client.get_workflow_handle(case_id).query(CaseWorkflow.status)
+        return await client.get_workflow_handle(case_id).query(CaseWorkflow.status, rpc_timeout=rpc_timeout)
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
 
@@ -269,12 +277,12 @@ async def status(case_id: str) -> CaseStatus:
     return await case_status(client, case_id)
 
 
-async def case_status(client: Client, case_id: str) -> CaseStatus:
-    case = await query_status(client, case_id)
+async def case_status(client: Client, case_id: str, rpc_timeout: timedelta | None = None) -> CaseStatus:
+    case = await query_status(client, case_id, rpc_timeout)
     review_id = case.details.get("local_review_id")
     if not review_id:
         return case
-    review = await query_status(client, review_id)
+    review = await query_status(client, review_id, rpc_timeout)
     case.deadlines += review.deadlines
     case.decisions = sorted(case.decisions + review.decisions, key=lambda d: d.received_at)
     case.messages += review.messages
@@ -528,8 +536,11 @@ async def run(args: argparse.Namespace) -> None:
             say(f"Started case {started['case_id']}\nWeb UI: {started['web_ui']}")
     elif args.command == "decide":
         receipt, case = await decide(args.case_id, args.decision_name, args.file)
-        review = case.details.get("local_review")
-        stage = case.stage.value + (f" (local review: {review['stage']})" if review else "")
+        if case is None:  # the case could not be asked after: its answer to the decision
+            stage = receipt.stage.value
+        else:
+            review = case.details.get("local_review")
+            stage = case.stage.value + (f" (local review: {review['stage']})" if review else "")
         by = "the local review of case" if receipt.case_id != args.case_id else "case"
         say(f"{receipt.name} accepted by {by} {args.case_id}; stage now {stage}")
     elif args.command == "status":

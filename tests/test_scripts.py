@@ -156,3 +156,13 @@ async def test_decide_and_status_without_a_worker_say_so_at_once():
             assert "poller" not in line
     finally:
         await environment.shutdown()
+
+
+def test_every_image_the_readme_shows_is_in_docs():
+    import re
+
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\((docs/[^)]+\.png)\)", readme)
+    assert {"docs/serious-incident-notification-form.png", "docs/rapid-review-report.png", "docs/timeliness-chart.png"} <= set(images)
+    for image in images:
+        assert (PROJECT / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
