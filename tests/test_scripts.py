@@ -166,3 +166,15 @@ def test_every_image_the_readme_shows_is_in_docs():
     assert {"docs/serious-incident-notification-form.png", "docs/rapid-review-report.png", "docs/timeliness-chart.png"} <= set(images)
     for image in images:
         assert (PROJECT / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+
+
+def test_the_web_ui_address_follows_its_port_unless_given(monkeypatch):
+    import settings
+
+    monkeypatch.delenv("TEMPORAL_UI_URL", raising=False)
+    monkeypatch.delenv("TEMPORAL_UI_PORT", raising=False)
+    assert settings.temporal_ui_url() == "http://localhost:8233"
+    monkeypatch.setenv("TEMPORAL_UI_PORT", "8243")
+    assert settings.temporal_ui_url() == "http://localhost:8243"
+    monkeypatch.setenv("TEMPORAL_UI_URL", "https://temporal.example.org")
+    assert settings.temporal_ui_url() == "https://temporal.example.org"
