@@ -39,9 +39,19 @@ mkdir -p data
 read -r -a search_attribute_flags <<<"$(.venv/bin/python -c 'from workflows import search_attributes as s; print(" ".join(f"--search-attribute {k.name}={k.indexed_value_type.name.title()}" for k in s.ALL))')"
 
 server="" worker=""
+stopping="data/.server-stopping"  # present while the server stops: its own shutdown warnings are noise
+rm -f "$stopping"
 stop() {  # the worker first, so it never polls a server that has gone
   if [ -n "$worker" ]; then kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; fi
+  touch "$stopping"
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  rm -f "$stopping"
+}
+quiet_when_stopping() {  # the server's output as it is, less its WARN lines once it is being stopped
+  trap '' INT
+  while IFS= read -r line; do
+    [[ -e $stopping && $line == *level=WARN* ]] || printf '%s\n' "$line"
+  done
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
@@ -54,7 +64,7 @@ setsid .venv/bin/temporal server start-dev \
   --log-level warn \
   --dynamic-config-value limit.blobSize.warn=65536 \
   --dynamic-config-value limit.blobSize.error=262144 \
-  "${search_attribute_flags[@]}" &
+  "${search_attribute_flags[@]}" > >(quiet_when_stopping >&2) 2>&1 &
 server=$!
 
 until .venv/bin/temporal operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; do
