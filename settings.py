@@ -32,8 +32,8 @@ def temporal_namespace() -> str:
 
 
 def temporal_ui_url() -> str:
-    """Where people open a case in the Web UI."""
-    return os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
+    """Where people open a case in the Web UI (by default on TEMPORAL_UI_PORT, as scripts/run.sh serves it)."""
+    return os.environ.get("TEMPORAL_UI_URL") or f"http://localhost:{os.environ.get('TEMPORAL_UI_PORT', '8233')}"
 
 
 def routing_file() -> Path:

@@ -20,27 +20,34 @@ import asyncio
 import csv
 import json
 import os
+import re
 import secrets
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 import settings
 import signing
 from activities.files import store_document
-from models.case import CaseKind, CaseStatus, DecisionReceipt, Stage
-from models.dates import describe_validation_error, london_today
+from models.case import FINAL_STAGES, LOCAL_REVIEW_SUFFIX, CaseKind, CaseStatus, DecisionReceipt, Stage
+from models.dates import LONDON, describe_validation_error, london_today
 from models.decisions import Correction, Decision, DecisionName, DecisionRefused, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
+from models.messages import slug
+from models.next_steps import expected_next
 from register.db import migrate
-from register.queries import audit_trail, known_case, open_cases
-from register.report import MEASURES, as_rows, draw_chart, timeliness
+from register.queries import audit_trail, known_case, messages_to, open_cases
+from activities.documents import written_out
+from register.report import MEASURES, as_rows, authority_names, draw_chart, median_text, number, plural, timeliness
 from workflows import search_attributes
 from workflows.case_workflow import CaseWorkflow
 from workflows.learning_request import LearningRequestWorkflow
@@ -50,6 +57,10 @@ from workflows.serious_incident import SeriousIncidentWorkflow
 
 class Refused(Exception):
     """Something the command line will not do; its message is the one line shown to the user."""
+
+
+class Unavailable(Refused):
+    """What the command needs is not running (the worker); exits 3 like an unreachable server."""
 
 
 JOURNEYS = {
@@ -159,7 +170,9 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
 DOCUMENT_FIELDS = ("report_file", "written_sign_off")  # a decision's fields that name a file to go with it
 
 
-async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
+async def decide(case_id: str, name: str, path: str) -> tuple[DecisionReceipt, CaseStatus | None]:
+    """Send the decision; the receipt, and the case as `status` shows it once its stage has settled
+    (None if the case cannot be asked now, e.g. the worker stopped just after: the decision stands)."""
     body = read_json(path)
     if not isinstance(body, dict):
         raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
@@ -170,21 +183,70 @@ async def decide(case_id: str, name: str, path: str) -> DecisionReceipt:
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
     client = await settings.connect()
+    await ensure_worker(client)
     target = await decision_target(client, case_id, name)
     for field, document in documents.items():  # stored in the case's own folder: the case gets its name
         try:
             body[field] = store_document(Path(path).parent / document, target)
         except ValueError as error:
             raise Refused(f"{field}: {error}") from None
-    decision = signed(case_id, decision)
+    decision = signed(case_id, Decision(name=name, body=body))  # with the stored documents' names
     handle = client.get_workflow_handle(target)
     try:
-        return await handle.execute_update(CaseWorkflow.decide, decision)
+        receipt = await handle.execute_update(CaseWorkflow.decide, decision)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
+    try:
+        return receipt, await settled_status(client, case_id)
+    except (Refused, RPCError):
+        return receipt, None
+
+
+async def ensure_worker(client: Client) -> None:
+    """A decision or a query needs a worker: say so at once, in plain words, rather than wait for the
+    server's 'no poller seen' after its timeout."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=settings.TASK_QUEUE),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    for attempt in range(4):  # a worker that has just started may not have polled yet
+        try:
+            response = await client.workflow_service.describe_task_queue(request, timeout=timedelta(seconds=5))
+        except RPCError:
+            return  # the server cannot say: let the decision itself tell
+        if response.pollers:
+            return
+        await asyncio.sleep(0.5)
+    raise Unavailable(NO_WORKER.format(address=settings.temporal_address(), queue=settings.TASK_QUEUE))
+
+
+NO_WORKER = (
+    "no worker is running for the cases (task queue {queue} at {address}), so no case can take a decision "
+    "or answer now: start it with scripts/run.sh (or python worker.py), then try again"
+)
+
+
+async def settled_status(client: Client, case_id: str, within: float = 3.0) -> CaseStatus:
+    # Each query is short: the decision is in already, and a case that cannot answer now is not an error.
+    """The case as `status` shows it once its stage has stopped moving: an accepted decision can end a
+    step, and the case (or its local review) then moves on by itself, e.g. to closed."""
+    def stages(case: CaseStatus) -> tuple[str, Any]:
+        return case.stage.value, (case.details.get("local_review") or {}).get("stage")
+
+    case = await case_status(client, case_id, QUICK)
+    waited = 0.0
+    while waited < within and case.stage not in FINAL_STAGES:
+        await asyncio.sleep(0.3)
+        waited += 0.3
+        again = await case_status(client, case_id, QUICK)
+        if stages(again) == stages(case):
+            return again
+        case = again
+    return case
 
 
 async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionReceipt:
@@ -235,9 +297,12 @@ async def decision_target(client: Client, case_id: str, name: str) -> str:
     return case_id
 
 
-async def query_status(client: Client, case_id: str) -> CaseStatus:
+QUICK = timedelta(seconds=5)
+
+
+async def query_status(client: Client, case_id: str, rpc_timeout: timedelta | None = None) -> CaseStatus:
     try:
-        return await client.get_workflow_handle(case_id).query(CaseWorkflow.status)
+        return await client.get_workflow_handle(case_id).query(CaseWorkflow.status, rpc_timeout=rpc_timeout)
     except RPCError as error:
         raise Refused(rpc_reason(case_id, error)) from None
 
@@ -245,11 +310,16 @@ async def query_status(client: Client, case_id: str) -> CaseStatus:
 async def status(case_id: str) -> CaseStatus:
     """The case, with its local review's deadlines, decisions and messages when it has one."""
     client = await settings.connect()
-    case = await query_status(client, case_id)
+    await ensure_worker(client)
+    return await case_status(client, case_id)
+
+
+async def case_status(client: Client, case_id: str, rpc_timeout: timedelta | None = None) -> CaseStatus:
+    case = await query_status(client, case_id, rpc_timeout)
     review_id = case.details.get("local_review_id")
     if not review_id:
         return case
-    review = await query_status(client, review_id)
+    review = await query_status(client, review_id, rpc_timeout)
     case.deadlines += review.deadlines
     case.decisions = sorted(case.decisions + review.decisions, key=lambda d: d.received_at)
     case.messages += review.messages
@@ -262,35 +332,113 @@ def rpc_reason(case_id: str, error: RPCError) -> str:
         return f"case {case_id} has ended: it takes no more decisions"
     if error.status == RPCStatusCode.NOT_FOUND:
         return f"unknown case {case_id}"
+    if "no poller seen" in error.message:  # the worker stopped after the check above
+        raise Unavailable(NO_WORKER.format(address=settings.temporal_address(), queue=settings.TASK_QUEUE))
     return f"case {case_id}: {error.message}"
 
 
-def print_status(case: CaseStatus) -> None:
-    say(f"Case {case.case_id} ({case.kind.value}, {case.local_authority.value}, {case.partnership})")
-    say(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
-    say(f"Web UI: {case_url(case.case_id)}")
-    if review := case.details.get("local_review"):
-        say(f"Local review: {review['case_id']}, stage {review['stage']}  Web UI: {case_url(review['case_id'])}")
-    say("Deadlines:")
-    for d in case.deadlines:
-        late = " (recorded late)" if d.recorded_late else ""
-        key = d.key.value + (f" ({d.subject})" if d.subject else "")
-        say(f"  {key:<26} due {d.due_on}  {d.status.value}{late}  [{d.rule}]")
-    say("Decisions:")
-    for r in case.decisions:
-        say(f"  {r.name:<26} {'accepted' if r.accepted else 'refused: ' + (r.reason or '')}")
-    say("Messages:")
-    for m in case.messages:
-        say(f"  {m.template:<28} {m.status:<7} {', '.join(m.to)}")
+def london_time(moment: datetime) -> str:
+    return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
 
 
-def print_cases(rows: list[Any]) -> None:
-    say(f"{'case':<26} {'kind':<17} {'stage':<24} {'authority':<21} {'partnership':<11} {'next due':<10} missed")
-    for row in rows:
-        say(
-            f"{row.case_id:<26} {row.kind:<17} {row.stage:<24} {row.local_authority:<21} "
-            f"{row.partnership or '':<11} {str(row.next_due_on or ''):<10} {row.missed}"
+def message_about(key: str, case: CaseStatus) -> str:
+    """Which deadline a reminder, an escalation or a 'reached' notice is about, from its key:
+    `<case>/reminder/<clock>[/<subject>]/<n>`, `<case>/escalation/<clock>[/<subject>]`, `<case>/reached/<clock>`."""
+    parts = key.partition("/")[2].split("/")
+    kind = parts[0]
+    if kind not in ("reminder", "escalation", "reached") or len(parts) < 2:
+        return ""
+    number = parts.pop() if kind == "reminder" and len(parts) > 2 and parts[-1].isdigit() else None
+    clock, subject = parts[1], parts[2] if len(parts) > 2 else None
+    if subject:  # the agency's name as the case has it, not its slug
+        subject = next(
+            (d.subject for d in case.deadlines if d.key.value == clock and d.subject and slug(d.subject) == subject), subject
         )
+    what = clock + (f" ({subject})" if subject else "")
+    if kind == "reminder":
+        return f"reminder {number} about {what}" if number else f"reminder about {what}"
+    return f"{what} missed: escalated" if kind == "escalation" else f"{what} reached"
+
+
+def message_state(state: str) -> str:
+    """'sent' means recorded in the outbox; with no mail server configured, that is where it stays."""
+    return "in outbox" if state == "sent" and settings.smtp() is None else state
+
+
+def columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows as aligned columns, each as wide as its widest cell (long agency names included)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def print_status(case: CaseStatus, names: dict[str, str] | None = None) -> None:
+    names = names if names is not None else authority_names()
+    authority = names.get(case.local_authority.value, case.local_authority.value)
+    kind = case.kind.value.replace("_", " ")
+    say(f"Case {case.case_id} ({kind}, {authority}, {case.partnership})")
+    say(f"Stage: {case.stage.value}" + (f" — {case.closed_reason}" if case.closed_reason else ""))
+    review = case.details.get("local_review")
+    if review:
+        say(f"Local review: stage {review['stage']}" + (f" — {review['closed_reason']}" if review.get("closed_reason") else ""))
+    recorded = frozenset(r.name for r in case.decisions if r.accepted)
+    expected = expected_next(case.stage, Stage(review["stage"]) if review else None, recorded)
+    for n, line in enumerate(expected):
+        say(("Expected next: " if n == 0 else " " * len("Expected next: ")) + line)
+    say(f"Web UI: {case_url(case.case_id)}")
+    if review:
+        say(f"Local review in the Web UI: {case_url(review['case_id'])}")
+    say("Deadlines:")
+    for line in columns(
+        [
+            [
+                d.key.value + (f" ({d.subject})" if d.subject else ""),
+                f"due {d.due_on}",
+                d.status.value + (" (recorded late)" if d.recorded_late else ""),
+                f"[{d.rule}]",
+            ]
+            for d in case.deadlines
+        ]
+    ):
+        say(line)
+    say("Decisions (received, London time):")
+    for line in columns(
+        [
+            [r.name, london_time(r.received_at), "accepted" if r.accepted else "refused: " + (r.reason or "")]
+            for r in case.decisions
+        ]
+    ):
+        say(line)
+    say("Messages:")
+    for line in columns(
+        [[m.template, message_about(m.key, case), message_state(m.status), ", ".join(m.to)] for m in case.messages]
+    ):
+        say(line)
+    if case.attention:
+        say("Needs attention:")
+        for line in columns([[london_time(a.at), a.step, a.reason] for a in case.attention]):
+            say(line)
+
+
+def print_cases(rows: list[Any], names: dict[str, str] | None = None) -> None:
+    names = names if names is not None else authority_names()
+    table = [["case", "kind", "stage", "authority", "partnership", "next due", "missed"]]
+    for row in rows:
+        stage = row.stage + (f" (local review: {row.local_review_stage})" if row.local_review_stage else "")
+        table.append(
+            [
+                row.case_id,
+                row.kind.replace("_", " "),
+                stage,
+                names.get(row.local_authority, row.local_authority),
+                row.partnership or "",
+                str(row.next_due_on or ""),
+                str(row.missed),
+            ]
+        )
+    for line in columns(table, indent=""):
+        say(line)
 
 
 def cases(args: argparse.Namespace) -> None:
@@ -302,45 +450,79 @@ def cases(args: argparse.Namespace) -> None:
         print_cases(rows)
 
 
+HAPPENED = re.compile(r"^(?:received |step on )(\d{4}-\d{2}-\d{2})|^(\d{4}-\d{2}-\d{2}) reached")
+
+
+def happened_on(detail: str | None) -> str:
+    """The date the event's step really happened, where its detail carries one (a form received on, a
+    step on, a date reached): staff often record a step days after it happened."""
+    match = HAPPENED.match(detail or "")
+    return (match.group(1) or match.group(2)) if match else ""
+
+
 def audit(args: argparse.Namespace) -> None:
     migrate()
     events = audit_trail(args.case_id)
     if not events and not known_case(args.case_id):
         raise Refused(f"unknown case {args.case_id}: the register has no record of it")
-    columns = ["at", "case_id", "seq", "kind", "name", "detail"]
+    recipients = messages_to([e.detail for e in events if e.kind.startswith("message_") and e.detail])
+    columns_ = ["at", "case_id", "seq", "kind", "name", "detail", "happened_on", "to"]
     if args.csv:
         writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
+        writer.writerow(columns_)
         for event in events:
-            writer.writerow([cell(v) for v in (event.at.isoformat(), event.case_id, event.seq, event.kind, event.name, event.detail)])
-    else:
-        for event in events:
-            say(f"{event.at:%Y-%m-%d %H:%M} {event.case_id:<24} {event.kind:<18} {event.name:<30} {event.detail or ''}")
+            to = "; ".join(recipients.get(event.detail or "", [])) if event.kind.startswith("message_") else ""
+            row = (event.at.isoformat(), event.case_id, event.seq, event.kind, event.name, event.detail, happened_on(event.detail), to)
+            writer.writerow([cell(v) for v in row])
+        return
+    print_audit(args.case_id, events, recipients)
+
+
+def print_audit(case_id: str, events: list[Any], recipients: dict[str, list[str]]) -> None:
+    say(f"Case {case_id}: every event, its local review's included")
+    say("recorded: when it was entered (London time); happened on: the date the step really happened, where the event says")
+    table = [["recorded", "happened on", "of", "event", "name", "detail"]]
+    for event in events:
+        if event.kind.startswith("message_"):
+            to = recipients.get(event.detail or "")
+            detail = f"to {', '.join(to)}" if to else (event.detail or "")
+        else:
+            detail = event.detail or ""
+        part = "local review" if event.case_id != case_id and event.case_id.endswith(LOCAL_REVIEW_SUFFIX) else "case"
+        table.append([london_time(event.at), happened_on(event.detail), part, event.kind, event.name, detail])
+    for line in columns(table, indent=""):
+        say(line)
 
 
 def report(args: argparse.Namespace) -> None:
     migrate()
     figures = timeliness(args.start, args.end, args.partnership)
-    rows = as_rows(figures)
+    names = authority_names()
+    rows = as_rows(figures, names)
+    partnership = f" ({names.get(args.partnership, args.partnership)})" if args.partnership else ""
     if args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["local_authority"])
         writer.writeheader()
         writer.writerows({key: cell(value) for key, value in row.items()} for row in rows)
     else:
-        say(f"Cases received {args.start} to {args.end}" + (f", {args.partnership}" if args.partnership else ""))
+        say(f"Cases received {written_out(args.start)} to {written_out(args.end)}{partnership}")
+        if not figures:
+            say("\nNo cases were received in this period.")
         for f in figures:
             say(
-                f"\n{f.local_authority}: {f.forms_received} forms ({f.serious_incidents} serious incident, "
-                f"{f.learning_requests} learning request); notified {f.notified}, not notified {f.not_notified}"
+                f"\n{names.get(f.local_authority, f.local_authority)}: {plural(f.forms_received, 'form')} "
+                f"({plural(f.serious_incidents, 'serious incident')}, {plural(f.learning_requests, 'learning request')}); "
+                f"notified {f.notified}, not notified {f.not_notified}"
             )
             for key, title in MEASURES.items():
                 m = f.measures[key]
-                percent = f"{m.percent}%" if m.percent is not None else "-"
-                median = m.median_working_days if m.median_working_days is not None else "-"
-                say(f"  {title:<48} {m.met}/{m.judged} on time ({percent}), median {median} working days")
+                if not m.judged:
+                    say(f"  {title:<48} none judged")
+                    continue
+                say(f"  {title:<48} {m.met} of {m.judged} on time ({number(m.percent or 0)}%), {median_text(m)}")
     if args.chart:
-        title = f"Timeliness, cases received {args.start} to {args.end}"
-        draw_chart(figures, Path(args.chart), title + (f" ({args.partnership})" if args.partnership else ""))
+        title = f"Timeliness, cases received {written_out(args.start)} to {written_out(args.end)}{partnership}"
+        draw_chart(figures, Path(args.chart), title, names)
         print(f"chart: {args.chart}", file=sys.stderr)
 
 
@@ -395,11 +577,17 @@ async def run(args: argparse.Namespace) -> None:
         else:
             say(f"Started case {started['case_id']}\nWeb UI: {started['web_ui']}")
     elif args.command == "decide":
-        receipt = await decide(args.case_id, args.decision_name, args.file)
-        say(f"{receipt.name} accepted by case {receipt.case_id}; stage now {receipt.stage.value}")
+        receipt, case = await decide(args.case_id, args.decision_name, args.file)
+        if case is None:  # the case could not be asked after: its answer to the decision
+            stage = receipt.stage.value
+        else:
+            review = case.details.get("local_review")
+            stage = case.stage.value + (f" (local review: {review['stage']})" if review else "")
+        by = "the local review of case" if receipt.case_id != args.case_id else "case"
+        say(f"{receipt.name} accepted by {by} {args.case_id}; stage now {stage}")
     elif args.command == "correct":
         receipt = await correct(args.case_id, args.decision_name, args.file, args.reason)
-        say(f"{receipt.name} corrected on case {receipt.case_id}; stage now {receipt.stage.value}")
+        say(f"{receipt.name} corrected on case {args.case_id}; stage now {receipt.stage.value}")
     elif args.command == "status":
         case = await status(args.case_id)
         if args.json:
@@ -412,13 +600,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         asyncio.run(run(args))
+    except Unavailable as unavailable:
+        print(f"error: {printable(str(unavailable))}", file=sys.stderr)
+        return 3
     except Refused as refused:
         print(f"error: {printable(str(refused))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output was piped into `head` and the reader has gone
         return 0
-    except RuntimeError as error:  # no server to connect to
-        print(f"error: cannot reach Temporal at {settings.temporal_address()}: {error}", file=sys.stderr)
+    except RuntimeError as error:  # no server to connect to (the client's transport error says nothing to people)
+        if "connect" not in str(error).lower() and "transport" not in str(error).lower():
+            raise
+        print(
+            f"error: cannot reach Temporal at {settings.temporal_address()}: is scripts/run.sh running? "
+            "(or set TEMPORAL_ADDRESS to the server's address)",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

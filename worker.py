@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -76,3 +77,8 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The SDK's Rust threads can outlive asyncio.run(); finalizing the interpreter then aborts now and
+    # again ("Fatal Python error: PyGILState_Release", temporalio/sdk-python#300): leave without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import json
 import mimetypes
 import os
 import tempfile
@@ -29,13 +28,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import settings
+from activities.documents import FORM_FILENAME, serious_incident_form_document
 from activities.files import case_folder, readable_document
 from activities.routing import RoutingConfig, load_routing
-from models.case import MessageRequest, Role, SentMessage
+from models.case import MessageRequest, Role, SentMessage, staff_case_id
 
 
 # Reports are Word documents (the Panel template's format) or PDFs, whatever the machine's mime.types.
-mimetypes.add_type("application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+mimetypes.add_type(DOCX, ".docx")
 mimetypes.add_type("application/pdf", ".pdf")
 
 STEP = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
@@ -86,13 +87,14 @@ def render(request: MessageRequest, routing: RoutingConfig) -> tuple[str, str]:
     if not head.startswith("Subject:"):
         raise not_sendable("TemplateError", f"template {request.template} must start with a 'Subject:' line")
     authority = routing.authority(request.local_authority)
+    case_id = staff_case_id(request.case_id)  # a local review's messages name its case, as staff know it
     values = {
-        "case_id": request.case_id,
+        "case_id": case_id,
         "local_authority": authority.name,
         "partnership": authority.partnership,
         "partnership_name": routing.partnership(authority.partnership).name,
         "case_url": f"{settings.temporal_ui_url()}/namespaces/{settings.temporal_namespace()}"
-        f"/workflows/{request.case_id}",
+        f"/workflows/{case_id}",
         **request.context,
     }
     try:
@@ -109,7 +111,9 @@ def outbox_path(key: str) -> Path:
     return case_folder(settings.outbox_dir(), case_id) / f"{step.replace('/', '--')}.eml"
 
 
-def build_email(request: MessageRequest, sender: str, to: list[str], subject: str, body: str) -> EmailMessage:
+def build_email(
+    request: MessageRequest, routing: RoutingConfig, sender: str, to: list[str], subject: str, body: str
+) -> EmailMessage:
     message = EmailMessage()
     try:
         message["From"] = sender
@@ -128,13 +132,13 @@ def build_email(request: MessageRequest, sender: str, to: list[str], subject: st
         message.add_attachment(
             document.read_bytes(), maintype=maintype, subtype=subtype, filename=document.name
         )
-    if request.attachment is not None:
-        message.add_attachment(
-            json.dumps(request.attachment, indent=2, default=str).encode(),
-            maintype="application",
-            subtype="json",
-            filename="form.json",
-        )
+    if request.attachment is not None:  # the form, as a Word document its reader can read (¶2.6)
+        try:
+            form = serious_incident_form_document(request.attachment, staff_case_id(request.case_id), routing, request.context)
+        except ValueError as error:
+            raise not_sendable("MessageInvalid", f"message {request.key}: the form cannot be rendered ({type(error).__name__})") from None
+        maintype, subtype = DOCX.split("/")
+        message.add_attachment(form, maintype=maintype, subtype=subtype, filename=FORM_FILENAME)
     return message
 
 
@@ -206,7 +210,7 @@ def record_in_outbox(request: MessageRequest) -> tuple[Path, list[str], bool]:
     subject, body = render(request, routing)
     sender = routing.partnership_of(request.local_authority)[1].mailbox
     path = outbox_path(request.key)
-    return path, to, deliver_once(path, build_email(request, sender, to, subject, body))
+    return path, to, deliver_once(path, build_email(request, routing, sender, to, subject, body))
 
 
 @activity.defn

@@ -2,7 +2,8 @@
 
 Written under SAFEGUARDING_REPORTS_DIR/<case id>/: a draft for the Executive's review governance
 meeting, and once the partnership chair has signed off (¶4.9), the final report for the National Panel.
-Rendering the same case twice gives the same document, so an activity retry is harmless.
+Rendering the same case twice gives the same content (only the time in its properties differs), so an
+activity retry is harmless. The authority and the partnership are named as the routing file names them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import asyncio
 
-from docx import Document
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 import settings
+from activities.documents import bullets, new_document, table, written_out
 from activities.files import case_folder
+from activities.routing import load_routing
+from models.forms import LocalAuthority
 from models.reports import RapidReviewReportRequest, RenderedReport
 
 CRITERIA_QUESTIONS = {  # ¶4.6
@@ -50,35 +53,25 @@ def report_path(case_id: str, final: bool) -> Path:
     return case_folder(settings.reports_dir(), case_id) / name
 
 
-def _table(document, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
-    table = document.add_table(rows=0, cols=2)
-    table.style = "Table Grid"
-    for left, right in ([header] if header else []) + rows:
-        cells = table.add_row().cells
-        cells[0].text, cells[1].text = left, right
-
-
-def _bullets(document, items: list[str]) -> None:
-    for item in items or ["None recorded."]:
-        document.add_paragraph(item, style="List Bullet")
-
-
 def render(request: RapidReviewReportRequest) -> Path:
     meeting, convened = request.meeting, request.convened
-    document = Document()
-    document.core_properties.title = f"Rapid Review report {request.case_id}"
+    routing = load_routing()  # the authority and the partnership by their names, as readers know them
+    authority = routing.authority(LocalAuthority(request.local_authority)).name
+    partnership = routing.partnership(request.partnership).name
+    document = new_document(f"Rapid Review report, case {request.case_id}", partnership)
     document.add_heading("Rapid Review report", level=0)
-    _table(
+    document.add_paragraph(partnership)
+    table(
         document,
         [
             ("Case reference", request.case_id),
             ("CSONS reference", request.csons_reference),
-            ("Local authority", request.local_authority),
-            ("Safeguarding partnership", request.partnership),
-            ("Notified to the National Panel", request.notified_on.isoformat()),
+            ("Local authority", authority),
+            ("Safeguarding partnership", partnership),
+            ("Notified to the National Panel", written_out(request.notified_on)),
             ("Rapid Review chair", convened.chair),
             ("Panel members", "; ".join(convened.panel_members)),
-            ("Rapid Review meeting held", meeting.held_on.isoformat()),
+            ("Rapid Review meeting held", written_out(meeting.held_on)),
         ],
     )
     document.add_heading("Facts of the case (¶4.5)", level=1)
@@ -86,30 +79,31 @@ def render(request: RapidReviewReportRequest) -> Path:
 
     document.add_heading("Agency involvement and contributions (¶4.3)", level=1)
     received = {c.agency: c for c in request.contributions}
-    _table(
+    table(
         document,
         [
             (
                 agency.name,
-                f"{received[agency.name].kind.replace('_', ' ')} received {received[agency.name].received_on}"
+                f"{received[agency.name].kind.replace('_', ' ').capitalize()} received "
+                f"{written_out(received[agency.name].received_on)}"
                 if agency.name in received
-                else f"outstanding (due {convened.contributions_due_on})",
+                else f"Outstanding (due {written_out(convened.contributions_due_on)})",
             )
             for agency in convened.agencies
         ],
         header=("Agency", "Contribution"),
     )
     document.add_heading("Immediate action to ensure children's safety (¶4.5)", level=1)
-    _bullets(document, meeting.immediate_actions)
+    bullets(document, meeting.immediate_actions)
     document.add_heading("Potential improvements (¶4.5)", level=1)
-    _bullets(document, meeting.improvements)
+    bullets(document, meeting.improvements)
 
     document.add_heading("Criteria for a local review (¶4.6)", level=1)
     criteria = meeting.criteria.model_dump()
-    _table(document, [(q, "Yes" if criteria[k] else "No") for k, q in CRITERIA_QUESTIONS.items()], ("Question", "Answer"))
+    table(document, [(q, "Yes" if criteria[k] else "No") for k, q in CRITERIA_QUESTIONS.items()], ("Question", "Answer"))
     document.add_heading("Circumstances (¶4.7)", level=1)
     circumstances = meeting.circumstances.model_dump()
-    _table(
+    table(
         document,
         [(q, "Yes" if circumstances[k] else "No") for k, q in CIRCUMSTANCES_QUESTIONS.items()],
         ("Question", "Answer"),
@@ -122,13 +116,13 @@ def render(request: RapidReviewReportRequest) -> Path:
         document.add_heading("Decision of the Executive (¶4.6)", level=1)
         commissioned = "commissioned" if request.executive.commission_lcspr else "not commissioned"
         document.add_paragraph(
-            f"On {request.executive.decided_on} a local Child Safeguarding Practice Review was {commissioned}."
+            f"On {written_out(request.executive.decided_on)} a local Child Safeguarding Practice Review was {commissioned}."
         )
         document.add_paragraph(f"Rationale: {request.executive.rationale}")
     if request.sign_off is not None:
         document.add_heading("Final decision of the partnership chair (¶4.9)", level=1)
         document.add_paragraph(request.sign_off.final_decision)
-        document.add_paragraph(f"Signed off by {request.sign_off.chair} on {request.sign_off.signed_on}.")
+        document.add_paragraph(f"Signed off by {request.sign_off.chair} on {written_out(request.sign_off.signed_on)}.")
 
     path = report_path(request.case_id, final=request.sign_off is not None)
     settings.private_folder(path.parent)

@@ -228,6 +228,14 @@ class DecisionReceipt(BaseModel):
     stage: Stage
 
 
+LOCAL_REVIEW_SUFFIX = "-lcspr"  # a local review's workflow id is its case's id with this suffix
+
+
+def staff_case_id(workflow_id: str) -> str:
+    """The case id staff know: a local review (`<case id>-lcspr`, a child workflow) is its case's."""
+    return workflow_id.removesuffix(LOCAL_REVIEW_SUFFIX)
+
+
 def deadline_key(clock: Clock, subject: str | None = None) -> str:
     """How a case names one of its deadlines: the clock, with whose it is when it runs per agency."""
     return f"{clock.value}:{subject}" if subject else clock.value

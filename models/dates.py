@@ -65,5 +65,18 @@ def describe_validation_error(error: ValidationError) -> str:
     for item in error.errors(include_input=False, include_url=False):
         where = ".".join(field_name(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":  # pydantic's "Extra inputs are not permitted"
+            message = f"is not a field of {model_in_words(error.title)}"
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
+
+
+def model_in_words(title: str) -> str:
+    """What a refusal calls the model that was given a field it does not have: 'the serious incident
+    form', a decision by its name ('dsp_decision')."""
+    words = re.sub(r"(?<!^)(?=[A-Z])", " ", title).lower()
+    if title.endswith("Form"):
+        return f"the {words}"
+    from models.decisions import DECISIONS  # models.decisions imports this module
+
+    return next((str(name) for name, model in DECISIONS.items() if model.__name__ == title), words.replace(" ", "_"))

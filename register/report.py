@@ -92,11 +92,13 @@ def timeliness(start: date, end: date, partnership: str | None = None) -> list[A
     return [figures[authority] for authority in sorted(figures)]
 
 
-def as_rows(figures: list[AuthorityFigures]) -> list[dict[str, object]]:
+def as_rows(figures: list[AuthorityFigures], names: dict[str, str] | None = None) -> list[dict[str, object]]:
+    names = names if names is not None else authority_names()
     rows = []
     for f in figures:
         row: dict[str, object] = {
             "local_authority": f.local_authority,
+            "local_authority_name": names.get(f.local_authority, f.local_authority),
             "forms_received": f.forms_received,
             "serious_incidents": f.serious_incidents,
             "learning_requests": f.learning_requests,
@@ -114,27 +116,70 @@ def as_rows(figures: list[AuthorityFigures]) -> list[dict[str, object]]:
     return rows
 
 
-def draw_chart(figures: list[AuthorityFigures], path: Path, title: str) -> Path:
-    """A bar chart of the percentage of each step on time, per authority, as a PNG for the annual report."""
+def authority_names() -> dict[str, str]:
+    """Each authority's and partnership's name as the routing file gives it (the slug if it has none)."""
+    try:
+        from activities.routing import load_routing
+
+        routing = load_routing()
+    except (OSError, ValueError):
+        return {}
+    names = {authority.value: config.name for authority, config in routing.local_authorities.items()}
+    return names | {key: config.name for key, config in routing.partnerships.items()}
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """'1 form', '2 forms', '1 serious incident', '3 serious incidents'."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def number(value: float) -> str:
+    """A median as people write it: 3, 1.5."""
+    return f"{value:g}"
+
+
+def median_text(m: Measure) -> str:
+    if m.median_working_days is None:
+        return "no median"
+    value = m.median_working_days
+    return f"median {number(value)} working day{'' if value == 1 else 's'}"
+
+
+def chart_figure(figures: list[AuthorityFigures], title: str, names: dict[str, str] | None = None):
+    """A bar chart of the percentage of each step on time, per authority, each bar labelled with the
+    number of cases it stands on (n=); the legend below the chart, clear of the bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    names = names if names is not None else authority_names()
     keys = list(MEASURES)
     width = 0.8 / max(len(figures), 1)
-    fig, ax = plt.subplots(figsize=(11, 5.5))
+    fig, ax = plt.subplots(figsize=(11, 6))
     for n, f in enumerate(figures):
         values = [f.measures[k].percent or 0 for k in keys]
-        ax.bar([i + n * width for i in range(len(keys))], values, width, label=f.local_authority)
+        bars = ax.bar(
+            [i + n * width for i in range(len(keys))], values, width, label=names.get(f.local_authority, f.local_authority)
+        )
+        ax.bar_label(bars, labels=[f"n={f.measures[k].judged}" for k in keys], padding=2, fontsize=7)
     ax.set_xticks([i + width * (len(figures) - 1) / 2 for i in range(len(keys))])
     ax.set_xticklabels([MEASURES[k].replace(" within", "\nwithin").replace(" on", "\non") for k in keys], fontsize=8)
-    ax.set_ylabel("% on time")
-    ax.set_ylim(0, 100)
+    ax.set_ylabel("% on time (n = cases judged)")
+    ax.set_ylim(0, 110)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=max(1, min(len(figures), 4)), frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def draw_chart(figures: list[AuthorityFigures], path: Path, title: str, names: dict[str, str] | None = None) -> Path:
+    """The chart as a PNG for the annual report."""
+    import matplotlib.pyplot as plt
+
+    fig = chart_figure(figures, title, names)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path

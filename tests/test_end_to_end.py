@@ -482,11 +482,16 @@ async def test_serious_incident_contract_walk(cli: Cli, client: Client, workers:
     assert_outbox_matches(outbox, case_id, messages)
     mail = message_from_bytes((outbox / case_id / eml_name(to_notifier[0]["key"])).read_bytes(), policy=policy.default)
     attachments = [part.get_filename() for part in mail.iter_attachments()]
-    assert attachments == ["form.json"], f"the form goes to the notifier as an attachment: {attachments}"
+    assert attachments == ["serious-incident-notification-form.docx"], f"the form goes to the notifier as a Word document: {attachments}"
 
-    # The human-readable status agrees.
+    # The human-readable status agrees, and says what people need: what is next and from whom, which
+    # deadline an escalation is about, that with no mail server the messages are in the outbox.
     text = (await cli.ok("status", case_id)).stdout
     assert case_id in text and "rapid_review" in text and "nicole.wilson@stockton.gov.uk" in text, text
+    assert "Expected next: rapid_review_convened from the Business Unit" in text, text
+    assert "panel_acknowledged from" not in text, text  # recorded already
+    assert re.search(r"deadline_escalation +rapid_review_submission missed: escalated +in outbox +", text), text
+    assert " sent " not in text, text
 
     # Asked again and again (monitoring scripts do), `status` answers the same and exits 0 every
     # time: a command line that crashes on exit after printing (temporalio/sdk-python#300) fails here.
@@ -551,18 +556,22 @@ async def test_serious_incident_walks_on_to_the_published_local_review(
         "agency_contribution_received", "rapid_review_meeting_held", "executive_decision",
         "chair_sign_off", "panel_response",
     ]
-    local_review = [
-        "reviewer_commissioned", "terms_of_reference_agreed", "final_report_received",
-        "publication_scheduled", "published", "recommendation_updated",
+    local_review = [  # (decision, its example file): the project's own examples for the local review's agencies
+        ("reviewer_commissioned", "reviewer_commissioned"), ("terms_of_reference_agreed", "terms_of_reference_agreed"),
+        ("agency_contribution_received", "lcspr_agency_contribution_received"),
+        ("agency_contribution_received", "lcspr_agency_contribution_received_trust"),
+        ("final_report_received", "final_report_received"), ("publication_scheduled", "publication_scheduled"),
+        ("published", "published"), ("recommendation_updated", "recommendation_updated"),
     ]
     for name in rapid_review:
         await cli.ok("decide", case_id, name, decision_file(name))
     await wait_for(
         client, case_id, lambda s: bool(s.details.get("local_review_id")), "the local review started", workers
     )
-    for name in local_review:
-        result = await cli.ok("decide", case_id, name, decision_file(name))
-        assert f"{case_id}-lcspr" in result.stdout, str(result)
+    for name, file in local_review:
+        result = await cli.ok("decide", case_id, name, decision_file(file))
+        assert f"{name} accepted by the local review of case {case_id}; stage now local_review (local review: " in result.stdout, str(result)
+        assert "-lcspr" not in result.stdout, str(result)
     review_id = f"{case_id}-lcspr"
     await wait_for(
         client,
@@ -574,8 +583,11 @@ async def test_serious_incident_walks_on_to_the_published_local_review(
     status = await cli.json("status", case_id, "--json")
     assert status["stage"] == "local_review"
     assert status["details"]["local_review"]["stage"] == "monitoring"
-    assert [d["name"] for d in status["decisions"]] == rapid_review + local_review
+    assert [d["name"] for d in status["decisions"]] == rapid_review + [name for name, _ in local_review]
     found = {(d["key"], d["subject"]): (d["due_on"], d["status"]) for d in status["deadlines"]}
+    # the local review's own agency clocks (the Rapid Review's are listed first, then overwritten here)
+    assert found[("agency_contribution", "Cleveland Police")] == ("2026-03-12", "met")
+    assert found[("agency_contribution", "North Tees and Hartlepool NHS Foundation Trust")] == ("2026-03-12", "met")
     assert found[("lcspr_publication", None)] == ("2026-07-15", "met")  # published 9 July
     assert found[("public_until", None)] == ("2027-07-09", "open")
     assert found[("publication_copies", None)][0] == "2026-06-30"  # 7 working days before 9 July
@@ -706,7 +718,9 @@ async def test_learning_request_through_the_command_line(
     )
     update = tmp_path / "recommendation_updated.json"
     update.write_text(json.dumps(example("decisions/recommendation_updated.json") | {"id": "L1"}))
-    await cli.ok("decide", case_id, "recommendation_updated", str(update))
+    result = await cli.ok("decide", case_id, "recommendation_updated", str(update))
+    # the last recommendation completed closes the case: `decide` says so, as `status` will
+    assert result.stdout.strip() == f"recommendation_updated accepted by case {case_id}; stage now closed", str(result)
 
     handle = client.get_workflow_handle(case_id)
     deadline = time.monotonic() + 30

@@ -100,7 +100,40 @@ def test_example_learning_request_form_reads_as_the_readme_says():
     assert form.related_case is None
 
 
-EXAMPLE_DECISIONS = sorted(path.stem for path in (EXAMPLES / "decisions").glob("*.json"))
+EXAMPLE_FILES = sorted(path.stem for path in (EXAMPLES / "decisions").glob("*.json"))
+# A file named after a decision is that decision's example; the project may add more examples of a
+# decision (README, "Example files added"), named `<journey>_<decision>[_<which>]`.
+EXAMPLE_DECISIONS = [stem for stem in EXAMPLE_FILES if stem in DECISIONS]
+ADDED_EXAMPLES = [stem for stem in EXAMPLE_FILES if stem not in DECISIONS]
+
+
+def decision_of_added_example(stem: str) -> str | None:
+    """The decision an added example is of: the longest decision name in its file name, after a prefix."""
+    found = [name for name in DECISIONS if re.fullmatch(rf"[a-z]+_{name}(_[a-z0-9_]+)?", stem)]
+    return max(found, key=len, default=None)
+
+
+@pytest.mark.parametrize("stem", ADDED_EXAMPLES)
+def test_an_added_example_is_of_a_decision_accepted_as_it_is_and_listed_in_the_readme(stem):
+    name = decision_of_added_example(stem)
+    assert name is not None, f"examples/decisions/{stem}.json is named after no decision"
+    body = load(f"decisions/{stem}.json")
+    parsed = parse_decision(Decision(name=name, body=body))
+    assert parsed.model_dump(mode="json", exclude_none=True) == {k: v for k, v in body.items() if v is not None}
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8").partition("### Example files added")[2]
+    assert f"`examples/decisions/{stem}.json`" in readme.partition("\n## ")[0], f"{stem} is not listed in the README"
+
+
+def test_the_local_reviews_contribution_examples_fit_its_terms_of_reference():
+    """The contract's agency_contribution_received fits the Rapid Review (received before the local
+    review's Terms of Reference are agreed); the added ones name the agencies the terms name, after them."""
+    terms = load("decisions/terms_of_reference_agreed.json")
+    agreed_on = date.fromisoformat(terms["agreed_on"])
+    named = {agency["name"] for agency in terms["agencies"]}
+    added = [load(f"decisions/{stem}.json") for stem in ADDED_EXAMPLES if decision_of_added_example(stem) == "agency_contribution_received"]
+    assert {body["agency"] for body in added} == named
+    assert all(date.fromisoformat(body["received_on"]) >= agreed_on for body in added)
+    assert date.fromisoformat(load("decisions/agency_contribution_received.json")["received_on"]) < agreed_on
 
 
 @pytest.mark.parametrize("name", EXAMPLE_DECISIONS)
@@ -241,9 +274,9 @@ def test_repo_examples_contain_every_shared_file_unchanged():
         pytest.param(
             lambda b: b.update(agencies_involved=[]), "agencies_involved", "at least 1 item", id="no-agencies"
         ),
-        pytest.param(lambda b: b.update(priority="urgent"), "priority", "Extra inputs are not permitted", id="extra-field"),
+        pytest.param(lambda b: b.update(priority="urgent"), "priority", "is not a field of the serious incident form", id="extra-field"),
         pytest.param(
-            lambda b: b["child"].update(name="A child"), "child.name", "Extra inputs are not permitted", id="extra-child-field"
+            lambda b: b["child"].update(name="A child"), "child.name", "is not a field of the serious incident form", id="extra-child-field"
         ),
     ],
 )
@@ -307,7 +340,7 @@ def test_every_problem_is_named_in_one_line():
         pytest.param(lambda b: b["referrer"].pop("email"), "referrer.email", "Field required", id="missing-referrer-email"),
         pytest.param(lambda b: b.update(reason="curiosity"), "reason", "'near_miss'", id="unknown-reason"),
         pytest.param(lambda b: b.update(received_on="2025-11-31"), "received_on", "day value is outside", id="31-November"),
-        pytest.param(lambda b: b.update(became_aware_on="2025-11-19"), "became_aware_on", "Extra inputs", id="no-such-field"),
+        pytest.param(lambda b: b.update(became_aware_on="2025-11-19"), "became_aware_on", "is not a field of the learning request form", id="no-such-field"),
     ],
 )
 def test_learning_request_form_refused_naming_field_and_reason(change, field, reason):
@@ -518,7 +551,7 @@ def test_a_decision_from_nobody_is_refused(name):
             "dsp_decision",
             lambda b: b.update(outcome_notes="x"),
             "outcome_notes",
-            "Extra inputs are not permitted",
+            "is not a field of dsp_decision",
             id="extra-unknown-field",
         ),
         pytest.param(
@@ -619,7 +652,7 @@ def test_decision_with_a_body_of_another_decision_is_refused():
     """The name decides the model: a dsp_decision file sent as executive_decision is refused."""
     message = refusal_of_decision("executive_decision", example_decision("dsp_decision"))
     assert message.startswith("executive_decision: ")
-    for field in ("decided_on: Field required", "commission_lcspr: Field required", "decision: Extra inputs"):
+    for field in ("decided_on: Field required", "commission_lcspr: Field required", "decision: is not a field of executive_decision"):
         assert field in message
 
 

@@ -78,7 +78,7 @@ BAD_FORMS = [
     ("1 as a boolean", SI_FORM, "child.known_to_childrens_social_care", 1, "valid boolean"),
     ("an unknown outcome", SI_FORM, "incident.outcome", "injury", "incident.outcome"),
     ("a bad e-mail", SI_FORM, "referrer.email", "not an address", "referrer.email"),
-    ("an extra field", SI_FORM, "child.name", "Full Name", "Extra inputs are not permitted"),
+    ("an extra field", SI_FORM, "child.name", "Full Name", "child.name: is not a field of the serious incident form"),
     ("a learning request with an unknown reason", LR_FORM, "reason", "curiosity", "reason"),
     ("a learning request in the future", LR_FORM, "received_on", "2027-01-01", "cannot be in the future"),
 ]
@@ -146,7 +146,7 @@ BAD_DECISIONS = [
     ("an unknown outcome", "dsp_decision", "decision", "maybe", "decision"),
     ("no recorded_by", "dsp_decision", "recorded_by", ..., "recorded_by: Field required"),
     ("recorded_by not an address", "dsp_decision", "recorded_by", "=HYPERLINK(\"x\")", "recorded_by"),
-    ("an extra field", "dsp_decision", "child_name", "Full Name", "Extra inputs are not permitted"),
+    ("an extra field", "dsp_decision", "child_name", "Full Name", "child_name: is not a field of dsp_decision"),
     ("a 30,000-character rationale", "dsp_decision", "rationale", "r" * 30_000, "at most 20000"),
     ("a thousand attendees", "dsp_decision", "attendees", ["A"] * 1000, "at most 100 items"),
     ("a date as a number", "dsp_decision", "meeting_held_on", 20260115, "YYYY-MM-DD"),
@@ -221,7 +221,7 @@ JUNK_SIGNALS: list[tuple[str, list[Any], str]] = [
     ("a name with ANSI codes", [{"name": f"{ESC}dsp", "body": {}}], "unknown decision"),
     ("a formula as a name", [{"name": '=HYPERLINK("http://x")', "body": {}}], "unknown decision"),
     ("a key with personal data", [{"name": "dsp_decision", "body": {"Child A Smith": 1}}], "(unexpected field)"),
-    ("nested 50 deep", [{"name": "dsp_decision", "body": {"a": json.loads('{"a":' * 50 + "1" + "}" * 50)}}], "a: Extra inputs are not permitted"),
+    ("nested 50 deep", [{"name": "dsp_decision", "body": {"a": json.loads('{"a":' * 50 + "1" + "}" * 50)}}], "a: is not a field of dsp_decision"),
 ]
 
 

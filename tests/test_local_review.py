@@ -207,7 +207,13 @@ async def test_wrong_stage_or_invalid_decisions_in_the_local_review_are_refused(
     )
     await journey.decide(review, "reviewer_commissioned", commissioned_on=today)
     await journey.decide(review, "terms_of_reference_agreed", agreed_on=today, agencies=agencies(add_working_days(today, 5)))
-    await journey.wait_for(review, lambda s: all(m.status == "sent" for m in s.messages) and len(s.messages) >= 2)
+    # each agency is asked, then its clock started: wait for both clocks, or a refusal below races the second
+    await journey.wait_for(
+        review,
+        lambda s: all(m.status == "sent" for m in s.messages)
+        and len(s.messages) >= 2
+        and sum(d.key is Clock.AGENCY_CONTRIBUTION for d in s.deadlines) == 2,
+    )
     assert "Ofsted was not asked to contribute" in await refused(
         "agency_contribution_received", agency="Ofsted", received_on=today
     )

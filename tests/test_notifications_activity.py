@@ -7,14 +7,17 @@ outbox as an .eml file named by its idempotency key. Run through Temporal's Acti
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import pytest
+from docx import Document
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -262,7 +265,7 @@ RATIONALE_CONTEXT = {  # workflows/serious_incident.py not_notified
 TEMPLATE_CASES = [
     (
         "new_serious_incident_form", [Role.BUSINESS_UNIT], "new-form", NEW_FORM_CONTEXT,
-        ["received on 2025-12-23", "by the end of\n2025-12-29 (2 working days after 2025-12-23)"],
+        ["received on 2025-12-23", "by the end of 2025-12-29 (2 working days after 2025-12-23)"],
     ),
     (
         "dsp_meeting_invitation", [Role.INDEPENDENT_SCRUTINEER], "dsp-meeting-invitation", NEW_FORM_CONTEXT,
@@ -275,7 +278,7 @@ TEMPLATE_CASES = [
     (
         "dispute_route", [Role.REFERRER, Role.BUSINESS_UNIT, Role.ESCALATION], "dispute-route",
         {"raised_on": "2025-12-30", "raised_by": "Referrer's agency", "grounds": "Disagrees with the decision not to notify."},
-        ["raised on 2025-12-30 by\nReferrer's agency", "Disagrees with the decision not to notify."],
+        ["raised on 2025-12-30 by Referrer's agency", "Disagrees with the decision not to notify."],
     ),
     (
         "challenge_outcome", [Role.REFERRER, Role.BUSINESS_UNIT], "challenge-outcome",
@@ -285,7 +288,7 @@ TEMPLATE_CASES = [
     (
         "form_to_notifier", [Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT], "form-to-notifier",
         {"meeting_held_on": "2025-12-24", "notification_due_on": "2025-12-31", "notification_rule": "5 working days after 2025-12-22"},
-        ["met on 2025-12-24", "by the end of\n2025-12-31 (5 working days after 2025-12-22, protocol ¶2.4)", "is attached"],
+        ["met on 2025-12-24", "by the end of 2025-12-31 (5 working days after 2025-12-22, protocol ¶2.4)", "is attached"],
     ),
     (
         "case_withdrawn", [Role.BUSINESS_UNIT], "withdrawn",
@@ -308,12 +311,12 @@ TEMPLATE_CASES = [
     (
         "learning_review_convened", [Role.REFERRER, Role.BUSINESS_UNIT], "partnership-decision",
         {"decided_on": "2025-11-27", "rationale": "Two agencies can learn from how they worked together."},
-        ["On 2025-11-27 the partnership decided to\nconvene a learning review", "Two agencies can learn from how they worked together."],
+        ["On 2025-11-27 the partnership decided to convene a learning review", "Two agencies can learn from how they worked together."],
     ),
     (
         "learning_request_rationale", [Role.REFERRER, Role.BUSINESS_UNIT], "partnership-decision",
         {"decided_on": "2025-11-27", "rationale": "Single-agency matter; no multi-agency learning."},
-        ["On 2025-11-27 the partnership decided that a\nlearning review is not required", "Single-agency matter; no multi-agency learning."],
+        ["On 2025-11-27 the partnership decided that a learning review is not required", "Single-agency matter; no multi-agency learning."],
     ),
     (
         "learning_review_completed", [Role.REFERRER, Role.BUSINESS_UNIT], "learning-review-completed",
@@ -338,12 +341,12 @@ TEMPLATE_CASES = [
     (
         "contribution_request", [], "contribution-request/cleveland-police",
         {"agency": "Cleveland Police", "due_on": "2026-01-08", "meeting_on": "2026-01-13"},
-        ["Cleveland Police is asked for its chronology", "by the end of 2026-01-08", "meeting is on\n2026-01-13"],
+        ["Cleveland Police is asked for its chronology", "by the end of 2026-01-08", "meeting is on 2026-01-13"],
     ),
     (
         "immediate_actions", [Role.SAFEGUARDING_LEADS, Role.BUSINESS_UNIT], "immediate-actions",
         {"held_on": "2026-01-13", "actions": "- Sibling safety plan reviewed"},
-        ["on 2026-01-13 identified immediate\naction", "- Sibling safety plan reviewed"],
+        ["on 2026-01-13 identified immediate action", "- Sibling safety plan reviewed"],
     ),
     (
         "report_to_executive", [Role.EXECUTIVE, Role.BUSINESS_UNIT], "report-to-executive",
@@ -514,23 +517,65 @@ def test_template_needs_only_what_the_workflows_send(template, context):
     assert "case_id" in placeholders
 
 
-async def test_the_form_goes_to_the_notifier_as_form_json(outbox):
+def docx_text(data: bytes) -> tuple[str, Any]:
+    """Everything a reader sees in a Word document (paragraphs and table cells), and its properties."""
+    document = Document(io.BytesIO(data))
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts += [" | ".join(cell.text for cell in row.cells) for row in table.rows]
+    return "\n".join(parts), document.core_properties
+
+
+@pytest.mark.parametrize("authority", [LocalAuthority.STOCKTON_ON_TEES, LocalAuthority.REDCAR_AND_CLEVELAND], ids=lambda a: a.value)
+async def test_the_form_goes_to_the_notifier_as_a_word_document_a_reader_can_read(authority, outbox):
+    form = FORM.model_copy(update={"local_authority": authority})
     sent = await send(
         request(
             "form_to_notifier",
             [Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT],
             TEMPLATE_CASES[5][3],
+            local_authority=authority,
             step="form-to-notifier",
-            attachment=FORM.model_dump(mode="json"),
+            attachment=form.model_dump(mode="json"),
         )
     )
     message = read_eml(sent.path)
     attachments = list(message.iter_attachments())
-    assert [part.get_filename() for part in attachments] == ["form.json"]
-    assert attachments[0].get_content_type() == "application/json"
-    parsed = json.loads(attachments[0].get_content())
-    assert parsed == FORM.model_dump(mode="json")
-    assert SeriousIncidentForm.model_validate(parsed) == FORM
+    assert [part.get_filename() for part in attachments] == ["serious-incident-notification-form.docx"]
+    assert attachments[0].get_content_type() == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    text, properties = docx_text(attachments[0].get_content())
+
+    partnership = PARTNERSHIP_NAME[PARTNERSHIP[authority]]
+    assert properties.author == partnership and properties.last_modified_by == partnership
+    assert "python-docx" not in f"{properties.author} {properties.comments} {properties.last_modified_by}"
+    assert "Serious Incident Notification Request Form" in properties.title and CASE_ID in properties.title
+    # labels in words, names as the routing file has them, dates written out
+    for expected in [
+        "Serious Incident Notification Request Form",
+        f"Case reference | {CASE_ID}",
+        f"Local authority | {AUTHORITY_NAME[authority]}",
+        f"Safeguarding partnership | {partnership}",
+        "Form received by the partnership | 23 December 2025",
+        "The local authority became aware of the incident | 22 December 2025",
+        "Delegated Safeguarding Partners met | 24 December 2025",
+        "Notify the National Panel by the end of | 31 December 2025",
+        f"Name | {FORM.referrer.name}",
+        f"Email address | {FORM.referrer.email}",
+        f"Reference | {FORM.child.reference}",
+        "Date of birth | 4 March 2019",
+        "Sex | Female",
+        "Known to children's social care | Yes",
+        "Date of the incident | 20 December 2025",
+        "Outcome | Serious harm to the child",
+        "Abuse or neglect | Suspected",
+        FORM.incident.summary,
+        *FORM.agencies_involved,
+    ]:
+        assert expected in text, f"{expected!r} not in the form document:\n{text}"
+    # nothing a reader would have to decode: no slugs, no field names, no ISO dates, no JSON
+    for code in [authority.value, PARTNERSHIP[authority] + " ", "serious_harm", "known_to_childrens_social_care",
+                 "became_aware_on", "2025-12-23", "2019-03-04", "{", "true"]:
+        assert code not in text, f"{code!r} in the form document"
     # the form's personal details travel in the attachment, not in the message text
     assert FORM.incident.summary not in body_of(message)
     assert FORM.child.reference not in message["Subject"]
@@ -609,3 +654,43 @@ async def test_a_rendered_report_goes_as_a_word_document(tmp_path, outbox, monke
     assert attachment.get_filename() == "rapid-review-report-final.docx"
     assert attachment.get_content_type() == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     assert attachment.get_content() == document.read_bytes()
+
+
+# ---- how a message reads ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("template", sorted(p.stem for p in TEMPLATES.glob("*.txt")))
+def test_each_paragraph_of_a_template_is_one_line(template):
+    """Mail clients wrap paragraphs themselves; a template hard-wrapped at 100 columns breaks lines
+    mid-sentence on every screen narrower or wider than that. Lines may follow one another only as a
+    list: `Label: value` lines, items (`- `), or a lead-in ending with a colon."""
+    body = (TEMPLATES / f"{template}.txt").read_text(encoding="utf-8").partition("\n\n")[2]
+    lines = body.split("\n")
+    for line, following in zip(lines, lines[1:]):
+        if not line or not following:
+            continue
+        listed = (
+            line.endswith(":")
+            or re.match(r"^[A-Z][A-Za-z /]*: ", line)
+            or line.startswith("- ")
+            or following.startswith("- ")
+        )
+        assert listed, f"{template}: a paragraph broken between {line!r} and {following!r}"
+
+
+async def test_a_local_reviews_messages_name_the_case_as_staff_know_it(outbox):
+    """A local review is a child workflow `<case id>-lcspr`; staff know only the case id."""
+    review = f"{CASE_ID}-lcspr"
+    message = request(
+        "lcspr_contribution_request",
+        [],
+        {"agency": "Cleveland Police", "due_on": "2026-03-12", "publication_due_on": "2026-07-15"},
+        step="lcspr-contribution-request/cleveland-police",
+    ).model_copy(update={"key": f"{review}/lcspr-contribution-request/cleveland-police", "case_id": review,
+                         "addresses": ["police.safeguarding@example.org"]})
+    sent = await send(message)
+    mail = read_eml(sent.path)
+    assert f"[{CASE_ID}]" in mail["Subject"] and "lcspr" not in mail["Subject"].lower()
+    assert f"(case {CASE_ID}," in body_of(mail) and "-lcspr" not in body_of(mail)
+    assert mail["X-Idempotency-Key"] == f"{review}/lcspr-contribution-request/cleveland-police"  # the key stays
+    assert Path(sent.path).parent.name == review

@@ -76,9 +76,17 @@ async def test_a_review_commissioned_from_convening_to_the_panels_response(journ
         handle.id, "CSONS-0000001", "Facts as far as readily established.", "Cleveland Police",
         "Sibling safety plan reviewed", "Information sharing between health and police",
         "Does the case highlight or may it highlight recurrent themes", "Undertake a local Child Safeguarding Practice Review",
-        "Multi-agency learning likely.", "chronology received",
+        "Multi-agency learning likely.", "Chronology received",
+        # the names a reader knows, from the routing file, and dates written out
+        "Local authority\nStockton-on-Tees", "Hartlepool and Stockton-on-Tees Safeguarding Children Partnership",
+        f"Rapid Review meeting held\n{held_on.day} {held_on:%B %Y}",
     ]:
         assert expected in text, expected
+    for code in ["stockton-on-tees", "\nHSSCP", held_on.isoformat()]:
+        assert code not in text, code
+    properties = Document(draft).core_properties
+    assert properties.author == "Hartlepool and Stockton-on-Tees Safeguarding Children Partnership"
+    assert properties.title == f"Rapid Review report, case {handle.id}"
     assert "Final decision" not in text
 
     await journey.decide(handle, "executive_decision", decided_on=held_on)
@@ -233,7 +241,7 @@ async def test_wrong_or_invalid_decisions_in_the_rapid_review_are_refused(journe
         journey, handle, "agency_contribution_received", agency="Ofsted", received_on=today
     )
     await journey.decide(handle, "agency_contribution_received", agency="Cleveland Police", received_on=today)
-    assert "Cleveland Police's is already recorded" in await refused(
+    assert "the contribution of Cleveland Police is already recorded" in await refused(
         journey, handle, "agency_contribution_received", agency="Cleveland Police", received_on=today
     )
     assert "not expected at stage rapid_review_meeting" in await refused(journey, handle, "chair_sign_off", signed_on=today)

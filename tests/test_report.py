@@ -81,9 +81,56 @@ def test_the_figures_per_authority(register_url, capsys, tmp_path):
     assert (middlesbrough["dsp_meeting_percent"], middlesbrough["dsp_meeting_median_working_days"]) == ("100.0", "2")
     assert middlesbrough["rapid_review_submission_percent"] == ""  # none judged
 
+    assert stockton["local_authority_name"] == "Stockton-on-Tees"
+
     chart = tmp_path / "timeliness.png"
     starter.report(starter.parse_args(["report", "--from", "2025-01-01", "--to", "2025-12-31", "--partnership", "HSSCP", "--chart", str(chart)]))
     table = capsys.readouterr().out
-    assert "stockton-on-tees: 2 forms" in table and "middlesbrough" not in table
-    assert re.search(r"DSP decisions within 2 working days +1/2 on time \(50.0%\), median 3.0 working days", table)
+    assert "Cases received 1 January 2025 to 31 December 2025 (Hartlepool and Stockton-on-Tees Safeguarding Children Partnership)" in table
+    assert "Stockton-on-Tees: 2 forms (2 serious incidents, 0 learning requests)" in table
+    assert "middlesbrough" not in table.lower() and "stockton-on-tees" not in table
+    assert re.search(r"DSP decisions within 2 working days +1 of 2 on time \(50%\), median 3 working days", table)
+    assert re.search(r"Rapid Reviews submitted within 15 working days +1 of 1 on time \(100%\), median 13 working days", table)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+
+
+def test_one_of_each_is_said_in_the_singular(register_url, capsys):
+    known_register(register_url)
+    starter.report(starter.parse_args(["report", "--from", "2025-12-01", "--to", "2025-12-31"]))
+    table = capsys.readouterr().out
+    assert "Stockton-on-Tees: 1 form (1 serious incident, 0 learning requests)" in table
+    assert re.search(r"DSP decisions within 2 working days +1 of 1 on time \(100%\), median 1 working day$", table, re.M)
+    assert re.search(r"Notifications within 5 working days +1 of 1 on time \(100%\), median 3 working days$", table, re.M)
+    assert " 1 forms" not in table and " 1 working days" not in table
+    starter.report(starter.parse_args(["report", "--from", "2025-11-01", "--to", "2025-11-30"]))
+    assert "Middlesbrough: 1 form (0 serious incidents, 1 learning request)" in capsys.readouterr().out
+
+
+def test_the_chart_says_what_each_bar_stands_on_and_its_legend_covers_no_bar(register_url):
+    """Read back from the figure: each bar labelled n=<cases judged>, authorities by name, the legend
+    outside the plotting area (it covered the last bar when drawn inside)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from register.report import chart_figure, timeliness
+
+    known_register(register_url)
+    figures = timeliness(date(2025, 1, 1), date(2025, 12, 31))
+    fig = chart_figure(figures, "Timeliness")
+    try:
+        fig.canvas.draw()
+        (ax,) = fig.axes
+        legend = ax.get_legend()
+        assert [t.get_text() for t in legend.get_texts()] == ["Middlesbrough", "Stockton-on-Tees"]
+        labels = [t.get_text() for t in ax.texts]
+        # per authority (Middlesbrough, Stockton) and measure: how many cases were judged
+        assert labels == ["n=1", "n=0", "n=0", "n=0", "n=0", "n=2", "n=2", "n=1", "n=1", "n=2"]
+        renderer = fig.canvas.get_renderer()
+        box = legend.get_window_extent(renderer)
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+        assert bars
+        assert not any(box.overlaps(bar.get_window_extent(renderer)) for bar in bars)
+        assert box.y1 < ax.get_window_extent(renderer).y0, "the legend is below the chart"
+        assert "stockton-on-tees" not in " ".join(t.get_text() for t in fig.findobj(plt.Text))
+    finally:
+        plt.close(fig)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from datetime import time, timedelta
+
+from docx import Document
 
 from models.working_days import add_working_days, at_london_time, end_of_day
 from models.case import Clock, DeadlineStatus, Stage
@@ -33,7 +36,13 @@ async def test_notify_with_every_deadline_met(journey):
     assert messages_to(status, "form_to_notifier") == [["nicole.wilson@stockton.gov.uk", "HSSCP@hartlepool.gov.uk"]]
     (to_notifier,) = [m for m in journey.delivered(handle.id) if "notify" in m["Subject"]]
     attachment = next(to_notifier.iter_attachments())
-    assert attachment.get_filename() == "form.json"
+    assert attachment.get_filename() == "serious-incident-notification-form.docx"
+    document = Document(io.BytesIO(attachment.get_content()))
+    cells = [" | ".join(c.text for c in row.cells) for table in document.tables for row in table.rows]
+    due = add_working_days(today, 5)
+    assert f"Delegated Safeguarding Partners met | {today.day} {today:%B %Y}" in cells  # the case's own dates
+    assert f"Notify the National Panel by the end of | {due.day} {due:%B %Y}" in cells
+    assert "Local authority | Stockton-on-Tees" in cells
 
     await journey.decide(handle, "notification_submitted", submitted_on=today)
     status = await journey.wait_for(handle, lambda s: any(d.key == Clock.RAPID_REVIEW_SUBMISSION for d in s.deadlines))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import socket
 from email import message_from_bytes, policy
@@ -10,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from docx import Document
 
 from models.working_days import add_working_days, end_of_day
 from models.case import Clock, Stage
 from models.forms import SeriousIncidentForm
 from tests.journey import deadline, serious_incident_form, templates
+
+AUTHORITY_NAME = {"hartlepool": "Hartlepool", "stockton-on-tees": "Stockton-on-Tees", "middlesbrough": "Middlesbrough", "redcar-and-cleveland": "Redcar and Cleveland"}
 
 ROUTING = Path(__file__).resolve().parents[1] / "config" / "routing.json"
 
@@ -92,7 +96,9 @@ async def test_each_message_arrives_at_its_addresses_once(journey, mail_server, 
     to, to_notifier = arrivals[f"{handle.id}/form-to-notifier"]
     assert to == [notifier, mailbox_address]
     (form,) = list(to_notifier.iter_attachments())
-    assert json.loads(form.get_content())["local_authority"] == authority
+    assert form.get_filename() == "serious-incident-notification-form.docx"
+    cells = [" | ".join(c.text for c in row.cells) for table in Document(io.BytesIO(form.get_content())).tables for row in table.rows]
+    assert f"Local authority | {AUTHORITY_NAME[authority]}" in cells, cells
 
 
 async def test_the_mail_server_down_for_a_while_then_back_every_message_once(journey, mail_server):

@@ -60,7 +60,7 @@ class AgencyContributions:
                 f"asked: {', '.join(asked) or 'none yet'}"
             )
         if decision.agency in self.received:
-            raise DecisionRefused(f"agency_contribution_received: {decision.agency}'s is already recorded")
+            raise DecisionRefused(f"agency_contribution_received: the contribution of {decision.agency} is already recorded")
 
     def contribution_received(self, decision: AgencyContributionReceived) -> None:
         self.received[decision.agency] = decision

@@ -1,0 +1,145 @@
+"""Word documents people outside the system read: the Serious Incident Notification Request Form as the
+LA Serious Incident Notifier receives it (¶2.6), and the helpers the Rapid Review report shares.
+
+Written for a reader who does not know the system: labels in words, the authority and the partnership
+by their names from the routing file, dates written out ("23 December 2025"), the partnership as the
+document's author. Rendered by activities, in a thread (python-docx blocks).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+from typing import Any
+
+from docx import Document
+
+from activities.routing import RoutingConfig
+from models.forms import LocalAuthority, SeriousIncidentForm
+
+FORM_TITLE = "Serious Incident Notification Request Form"
+FORM_FILENAME = "serious-incident-notification-form.docx"
+
+OUTCOMES = {"death": "Death of the child", "serious_harm": "Serious harm to the child"}
+ABUSE_OR_NEGLECT = {"known": "Known", "suspected": "Suspected"}
+
+
+def written_out(day: date | None) -> str:
+    """A date as people write it: 23 December 2025."""
+    return f"{day.day} {day:%B %Y}" if day is not None else "Not given"
+
+
+def yes_no(value: bool | None) -> str:
+    return "Not stated" if value is None else ("Yes" if value else "No")
+
+
+def new_document(title: str, author: str):
+    """A Word document whose properties name the partnership as author, not the library."""
+    document = Document()
+    properties = document.core_properties
+    properties.title = title
+    properties.author = author
+    properties.last_modified_by = author
+    properties.comments = ""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    properties.created = properties.modified = now
+    return document
+
+
+def table(document, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:
+    """Two columns, label and value, with a grid: how the partnership's forms are laid out."""
+    grid = document.add_table(rows=0, cols=2)
+    grid.style = "Table Grid"
+    for number, (left, right) in enumerate(([header] if header else []) + rows):
+        cells = grid.add_row().cells
+        cells[0].text, cells[1].text = left, right
+        if header and number == 0 or not header:
+            for run in cells[0].paragraphs[0].runs:
+                run.bold = True
+        if header and number == 0:
+            for run in cells[1].paragraphs[0].runs:
+                run.bold = True
+
+
+def bullets(document, items: list[str], empty: str = "None recorded.") -> None:
+    for item in items or [empty]:
+        document.add_paragraph(item, style="List Bullet")
+
+
+def serious_incident_form_document(
+    form_json: dict[str, Any], case_id: str, routing: RoutingConfig, context: dict[str, str] | None = None
+) -> bytes:
+    """The form as a Word document, laid out as the partnership's Serious Incident Notification Request
+    Form; `context` adds what the DSPs decided (the message's fields: meeting held, notification due)."""
+    form = SeriousIncidentForm.model_validate(form_json)
+    authority = routing.authority(LocalAuthority(form.local_authority))
+    partnership = routing.partnership(authority.partnership)
+    context = context or {}
+
+    document = new_document(f"{FORM_TITLE}, case {case_id}", partnership.name)
+    document.add_heading(FORM_TITLE, level=0)
+    document.add_paragraph(partnership.name)
+    intro = document.add_paragraph(
+        f"This form was sent to the {partnership.name} under protocol paragraph 2.5. The Delegated "
+        "Safeguarding Partners decided that the incident is to be notified to the National Child Safeguarding "
+        "Practice Review Panel (paragraph 2.6). It is sent to you as the local authority's Serious Incident Notifier."
+    )
+    intro.runs[0].italic = True
+
+    document.add_heading("About this notification", level=1)
+    rows = [
+        ("Case reference", case_id),
+        ("Local authority", authority.name),
+        ("Safeguarding partnership", partnership.name),
+        ("Form received by the partnership", written_out(form.received_on)),
+        ("The local authority became aware of the incident", written_out(form.became_aware_on)),
+    ]
+    if context.get("meeting_held_on"):
+        rows.append(("Delegated Safeguarding Partners met", written_out(date.fromisoformat(context["meeting_held_on"]))))
+    if context.get("notification_due_on"):
+        rows.append(
+            ("Notify the National Panel by the end of", written_out(date.fromisoformat(context["notification_due_on"])))
+        )
+    table(document, rows)
+
+    document.add_heading("Person making the request", level=1)
+    table(
+        document,
+        [
+            ("Name", form.referrer.name),
+            ("Agency", form.referrer.agency),
+            ("Email address", str(form.referrer.email)),
+            ("Telephone", form.referrer.phone or "Not given"),
+        ],
+    )
+
+    document.add_heading("The child", level=1)
+    table(
+        document,
+        [
+            ("Reference", form.child.reference),
+            ("Date of birth", written_out(form.child.date_of_birth)),
+            ("Sex", (form.child.sex or "Not stated").capitalize()),
+            ("Known to children's social care", yes_no(form.child.known_to_childrens_social_care)),
+        ],
+    )
+
+    document.add_heading("The incident", level=1)
+    table(
+        document,
+        [
+            ("Date of the incident", written_out(form.incident.date)),
+            ("Outcome", OUTCOMES[form.incident.outcome]),
+            ("Abuse or neglect", ABUSE_OR_NEGLECT[form.incident.abuse_or_neglect]),
+        ],
+    )
+    document.add_paragraph()
+    document.add_paragraph("What happened").runs[0].bold = True
+    document.add_paragraph(form.incident.summary)
+
+    document.add_heading("Agencies involved with the child and family", level=1)
+    bullets(document, list(form.agencies_involved))
+
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
