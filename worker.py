@@ -3,7 +3,8 @@
     python worker.py
 
 Settings come from the environment (settings.py): TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-SAFEGUARDING_ROUTING_FILE, SAFEGUARDING_TEMPLATES_DIR, SAFEGUARDING_OUTBOX_DIR, TEMPORAL_UI_URL.
+SAFEGUARDING_ROUTING_FILE, SAFEGUARDING_TEMPLATES_DIR, SAFEGUARDING_OUTBOX_DIR, TEMPORAL_UI_URL;
+SAFEGUARDING_METRICS_ADDRESS (host:port) serves Prometheus metrics at /metrics (metrics.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import logging
 import signal
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import metrics
 import settings
 from register.db import migrate
 from activities.deadlines import compute_deadline, working_days_from
@@ -58,8 +61,16 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     migrate()  # the case register's schema, upgraded in place
+    address = metrics.metrics_address()
+    runtime = None
+    if address:  # before the client connects: the client and the worker use the default runtime
+        runtime = metrics.runtime(address)
+        Runtime.set_default(runtime, error_if_already_set=True)
     client = await settings.connect()
     worker = build_worker(client)
+    if runtime is not None:
+        case_metrics = metrics.start_case_gauges(client, runtime.metric_meter)
+        logging.info("metrics at http://%s/metrics", address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
