@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 from temporalio.client import Client
@@ -41,11 +42,21 @@ ACTIVITIES = [
 ]
 
 
-# pydantic loads its e-mail validator lazily, on the first e-mail field it checks: pass it through
-# the sandbox like the models themselves rather than re-importing it inside every workflow run.
-SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+# The sandbox re-imports, for every workflow run it creates, each module a workflow imports that is not
+# passed through. pydantic (and its e-mail validator, loaded lazily), the models, the activities'
+# modules the workflows name and the calendar are deterministic and hold no per-run state: they are
+# imported once, outside the sandbox, and shared. Only workflows/ is re-imported per run.
+PASSTHROUGH = (
+    "email_validator", "idna", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+    "models", "activities", "register", "settings", "holidays", "dateutil", "sqlmodel", "sqlalchemy",
 )
+SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+# Workflows kept in memory between their tasks (sticky cache). A case waits for days between steps; an
+# evicted one is replayed from its history (a few hundred events) at its next task. Measured: a cached
+# case costs about 0.5-0.8 MB of the worker's memory, so 300 keeps 10,000 open cases within 600 MB
+# (bench/run.py --open 10000) while the cases being worked on at once (a burst of decisions) stay cached.
+MAX_CACHED_WORKFLOWS = int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "300"))
 
 
 def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worker:
@@ -55,6 +66,7 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
         workflows=WORKFLOWS,
         activities=ACTIVITIES,
         workflow_runner=SANDBOX,
+        max_cached_workflows=MAX_CACHED_WORKFLOWS,
     )
 
 

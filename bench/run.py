@@ -127,6 +127,14 @@ class WorkerProcess:
                 raise SystemExit(f"{' '.join(command)} did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.05)
         self.process = psutil.Process(self.popen.pid)
+        self.profiler: subprocess.Popen[bytes] | None = None
+        profile = os.environ.get("BENCH_PROFILE")  # a folder: py-spy records each worker's stacks there
+        if profile and shutil.which("py-spy"):
+            self.profiler = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(self.popen.pid), "--format", "raw", "--rate", "50",
+                 "-o", str(Path(profile) / f"{log.stem}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
 
     def cpu(self) -> float:
         times = self.process.cpu_times()
@@ -136,6 +144,9 @@ class WorkerProcess:
         return self.process.memory_info().rss / 2**20
 
     def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(2)
+            self.profiler.wait(timeout=30)
         self.popen.terminate()
         try:
             self.popen.wait(timeout=30)
