@@ -103,3 +103,10 @@ def scrape(address: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
             labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "service_name"))
             samples.setdefault(sample.name, {})[labels] = sample.value
     return samples
+
+
+def exported_families(address: str) -> set[str]:
+    """The metric family names of a /metrics page as Prometheus stores them (its `# TYPE` lines)."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}

@@ -25,7 +25,8 @@ from models.payloads import DATA_CONVERTER
 from models.working_days import add_working_days
 from register.db import migrate
 from tests.journey import example_decision, serious_incident_form
-from tests.processes import PROJECT, WorkerProcess, free_port, scrape, worker_environment
+from tests.processes import PROJECT, WorkerProcess, exported_families, free_port, scrape, worker_environment
+from tests.test_deploy import referenced_metrics
 from tests.test_end_to_end import temporal_binary
 from tests.test_smtp import Mailbox
 from workflows import search_attributes
@@ -184,3 +185,6 @@ async def test_metrics_expose_the_sdk_and_the_cases(dev_server, metered_worker):
     # The broken template failed one activity attempt, which the SDK counts.
     failed = samples.get("temporal_activity_execution_failed_total", {})  # the parser's name for the counter
     assert sum(v for k, v in failed.items() if ("activity_type", "send_message") in k) >= 1, failed
+    # Every metric deploy/'s alert rules and dashboard use is one this worker really exports.
+    missing = referenced_metrics() - exported_families(metered_worker)
+    assert not missing, f"deploy/ uses metrics the worker does not export: {missing}"
