@@ -33,6 +33,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -356,17 +357,35 @@ async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
     finished = asyncio.Event()
     kills: list[int] = []
 
+    async def started() -> int:
+        """Activities of the case a worker has taken and not finished."""
+        total = 0
+        for workflow_id in ids:
+            try:
+                description = await stack.server.client.get_workflow_handle(workflow_id).describe()
+            except RPCError:
+                continue
+            total += sum(p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for p in description.raw_description.pending_activities)
+        return total
+
     async def killer() -> None:
-        """Each time one more activity of the case has completed, SIGKILL the worker and start another."""
+        """Each time one more activity of the case has completed: freeze the worker (SIGSTOP); if it
+        has taken no other activity yet, this is a boundary between activities: SIGKILL it and start
+        another; if it has, let it go on (an activity killed while running would wait out its 1-minute
+        start-to-close timeout) and take the next boundary."""
         seen = 0
         while not finished.is_set():
             completed = await stack.history_counts(ids)
             if completed > seen:
-                seen = completed
-                await asyncio.to_thread(stack.worker.kill)
-                kills.append(completed)
-                await asyncio.to_thread(stack.worker.start)
-            await asyncio.sleep(0.01)
+                stack.worker.pause()
+                if await started():
+                    stack.worker.resume()
+                else:
+                    seen = completed
+                    await asyncio.to_thread(stack.worker.kill)
+                    kills.append(completed)
+                    await asyncio.to_thread(stack.worker.start)
+            await asyncio.sleep(0.005)
 
     killing = asyncio.create_task(killer())
     try:
@@ -376,7 +395,7 @@ async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
         await killing
         if not stack.worker.running:
             await asyncio.to_thread(stack.worker.start)
-    print(f"worker killed {len(kills)} times, after activity completions {kills}")
+    print(f"worker killed {len(kills)} times, after activity completions {kills} of {await stack.history_counts(ids)}")
     assert len(kills) >= 20, f"only {len(kills)} activity boundaries reached: {kills}"
     await stack.verify(result, control)
 
