@@ -351,7 +351,10 @@ async def control(stack: Stack) -> tuple[CaseStatus, CaseStatus]:
     return await stack.walk(case_id("control"))
 
 
-async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
+async def walk_killing_at_boundaries(stack: Stack, covered: set[int]) -> tuple[tuple[CaseStatus, CaseStatus], list[int], int]:
+    """One journey with the worker killed at each boundary between its activities not in `covered`
+    (the number of activities completed so far); returns the case, the boundaries killed at and how
+    many activities the journey completed."""
     drilled = case_id("kill")
     ids = [drilled, f"{drilled}-lcspr"]
     finished = asyncio.Event()
@@ -376,7 +379,9 @@ async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
         seen = 0
         while not finished.is_set():
             completed = await stack.history_counts(ids)
-            if completed > seen:
+            if completed > seen and completed in covered:
+                seen = completed  # killed there in an earlier journey
+            elif completed > seen:
                 stack.worker.pause()
                 if await started():
                     stack.worker.resume()
@@ -395,9 +400,21 @@ async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
         await killing
         if not stack.worker.running:
             await asyncio.to_thread(stack.worker.start)
-    print(f"worker killed {len(kills)} times, after activity completions {kills} of {await stack.history_counts(ids)}")
-    assert len(kills) >= 20, f"only {len(kills)} activity boundaries reached: {kills}"
-    await stack.verify(result, control)
+    return result, kills, await stack.history_counts(ids)
+
+
+async def test_worker_killed_at_every_activity_boundary(stack: Stack, control):
+    """Journeys (at most three) until the worker has been killed at 20 boundaries or more between the
+    journey's activities; each journey checked against the control."""
+    covered: set[int] = set()
+    for _ in range(3):
+        result, kills, activities = await walk_killing_at_boundaries(stack, covered)
+        print(f"worker killed {len(kills)} times, after activity completions {kills} of {activities}")
+        await stack.verify(result, control)
+        covered |= set(kills)
+        if len(covered) >= 20:
+            break
+    assert len(covered) >= 20, f"only {len(covered)} activity boundaries reached: {sorted(covered)}"
 
 
 async def test_dev_server_stopped_and_started_again_mid_case(stack: Stack, control):
