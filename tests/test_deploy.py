@@ -4,6 +4,7 @@ project as the README does, and the namespace set up with the project's search a
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -27,8 +28,9 @@ def test_the_compose_file_is_valid_against_the_compose_specification():
 
 def test_the_stack_has_its_services_started_in_order_of_health():
     services = COMPOSE["services"]
-    assert set(services) == {
-        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "codec-server", "worker"
+    assert set(services) >= {
+        "postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "codec-server", "worker",
+        "prometheus", "grafana",
     }
     assert services["temporal"]["depends_on"] == {"temporal-schema": {"condition": "service_completed_successfully"}}
     assert services["temporal-schema"]["depends_on"] == {"postgresql": {"condition": "service_healthy"}}
@@ -40,7 +42,7 @@ def test_the_stack_has_its_services_started_in_order_of_health():
 def test_every_image_is_pinned_and_no_secret_is_written_in():
     for name, service in COMPOSE["services"].items():
         if "image" in service:
-            assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", service["image"]), f"{name}: {service['image']} is not pinned"
+            assert re.fullmatch(r"[\w./-]+:v?\d[\w.-]*", service["image"]), f"{name}: {service['image']} is not pinned"
     text = (PROJECT / "docker-compose.yml").read_text()
     for line in text.splitlines():
         if re.search(r"(PASSWORD|PWD)\b", line) and ":" in line and not line.lstrip().startswith("#"):
@@ -77,6 +79,7 @@ def test_the_stack_is_closed_by_default():
 def test_the_worker_reads_every_setting_it_is_given():
     read = set(re.findall(r'"((?:TEMPORAL|SAFEGUARDING)_[A-Z_]+)"', (PROJECT / "settings.py").read_text()))
     read |= set(re.findall(r'"(SAFEGUARDING_[A-Z_]+)"', (PROJECT / "register" / "db.py").read_text()))
+    read |= set(re.findall(r'"(SAFEGUARDING_[A-Z_]+)"', (PROJECT / "metrics.py").read_text()))
     given = set(COMPOSE["services"]["worker"]["environment"])
     assert given <= read, f"settings the code never reads: {given - read}"
     assert "SAFEGUARDING_REGISTER_URL" in given and given >= {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
@@ -124,3 +127,69 @@ def test_the_namespace_gets_the_projects_search_attributes():
     registered = dict(re.findall(r"(\w+)=(Keyword|Datetime|Bool)", script))
     assert registered == {key.name: key.indexed_value_type.name.title() for key in search_attributes.ALL}
     assert "--retention" in script
+
+
+# ---- monitoring: Prometheus, its alert rules, Grafana ---------------------------------------------------
+
+DEPLOY = PROJECT / "deploy"
+
+
+def alert_rules() -> list[dict]:
+    rules = YAML(typ="safe").load((DEPLOY / "alert-rules.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"]]
+
+
+def dashboard() -> dict:
+    return json.loads((DEPLOY / "grafana" / "dashboards" / "safeguarding.json").read_text())
+
+
+def expressions() -> list[str]:
+    """Every PromQL expression of the alert rules and the dashboard."""
+    found = [rule["expr"] for rule in alert_rules()]
+    found += [target["expr"] for panel in dashboard()["panels"] for target in panel["targets"]]
+    return found
+
+
+def referenced_metrics() -> set[str]:
+    """The worker's metric families the rules and the dashboard use (histogram series by family name)."""
+    names: set[str] = set()
+    for expr in expressions():
+        for name in re.findall(r"\b((?:temporal|safeguarding)_[a-z_]+)\b", expr):
+            names.add(re.sub(r"_(bucket|sum|count)$", "", name))
+    return names
+
+
+def test_the_alert_rules_cover_a_missed_deadline_a_failing_activity_and_a_worker_down():
+    rules = {rule["alert"]: rule for rule in alert_rules()}
+    assert all(set(rule) >= {"alert", "expr", "labels", "annotations"} for rule in rules.values())
+    assert "safeguarding_deadlines_missed" in rules["StatutoryDeadlineMissed"]["expr"]
+    assert "temporal_activity_execution_failed" in rules["ActivityFailingForAnHour"]["expr"]
+    assert rules["ActivityFailingForAnHour"]["for"] == "1h"
+    assert 'up{job="safeguarding-worker"}' in rules["WorkerDown"]["expr"]
+
+
+def test_prometheus_scrapes_the_worker_and_loads_the_rules_compose_mounts():
+    config = YAML(typ="safe").load((DEPLOY / "prometheus.yml").read_text())
+    services = COMPOSE["services"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in services["prometheus"]["volumes"] if volume.startswith("./")}
+    for rule_file in config["rule_files"]:
+        assert (PROJECT / mounts[rule_file]).resolve() == (DEPLOY / "alert-rules.yml").resolve()
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "safeguarding-worker"
+    port = services["worker"]["environment"]["SAFEGUARDING_METRICS_ADDRESS"].rsplit(":", 1)[1]
+    assert job["static_configs"][0]["targets"] == [f"worker:{port}"]
+    assert port in [str(p) for p in services["worker"]["expose"]]
+
+
+def test_grafana_is_provisioned_with_the_dashboard():
+    grafana = COMPOSE["services"]["grafana"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in grafana["volumes"] if volume.startswith("./")}
+    provisioning = PROJECT / mounts["/etc/grafana/provisioning"]
+    datasource = YAML(typ="safe").load((provisioning / "datasources" / "prometheus.yml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    provider = YAML(typ="safe").load((provisioning / "dashboards" / "safeguarding.yml").read_text())
+    folder = provider["providers"][0]["options"]["path"]
+    assert (PROJECT / mounts[folder] / "safeguarding.json").is_file()
+    panels = dashboard()["panels"]
+    assert panels and all(panel["targets"] and panel["datasource"]["uid"] == datasource["datasources"][0]["uid"] for panel in panels)
+    assert {"safeguarding_open_cases", "safeguarding_deadlines_due_within_week"} <= referenced_metrics()

@@ -1,0 +1,176 @@
+"""The bare workflow the benchmark compares the project with: the serious-incident journey's Temporal
+protocol shape and nothing else.
+
+Per case, as the project's journey from the form to the Rapid Review stage does: a routing look-up
+activity; a deadline computed by an activity (the same working-day calendar,
+models.working_days.add_working_days) for the DSP meeting, the notification and the Rapid Review
+submission, each watched by timers (two reminders and the deadline itself) until its step is
+recorded; two messages sent at the form, one after the decision to notify; the decisions as updates
+(a validator that checks the stage, a handler that moves it); a `status` query. No register feed,
+no pydantic models (plain dicts on the default converter), no decision tables, no search attributes.
+
+    PYTHONPATH=. python bench/bare.py     # a worker on the task queue `bench-bare` (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+with workflow.unsafe.imports_passed_through():
+    from models.working_days import add_working_days
+
+TASK_QUEUE = "bench-bare"
+TIMEOUT = timedelta(minutes=1)
+RULES = {"dsp_meeting": 2, "panel_notification": 5, "rapid_review_submission": 15}
+STEPS = {  # decision -> (stage it is taken at, the clock it stops, the stage it moves to)
+    "dsp_decision": ("dsp_meeting", "dsp_meeting", "panel_notification"),
+    "notification_submitted": ("panel_notification", "panel_notification", "rapid_review"),
+    "panel_acknowledged": ("rapid_review", None, "rapid_review"),
+}
+
+
+@activity.defn
+async def bare_look_up(authority: str) -> dict[str, str]:
+    return {"partnership": "HSSCP", "authority": authority}
+
+
+@activity.defn
+async def bare_deadline(request: dict[str, Any]) -> dict[str, Any]:
+    starts = date.fromisoformat(request["starts_on"])
+    due = add_working_days(starts, RULES[request["clock"]])
+    reminders = sorted({add_working_days(due, -n) for n in (1, 0)})
+    end = datetime.combine(due + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    return {
+        "due_on": due.isoformat(),
+        "due_at": end.isoformat(),
+        "reminders_at": [datetime.combine(d, time(9), tzinfo=timezone.utc).isoformat() for d in reminders],
+    }
+
+
+@activity.defn
+async def bare_send(message: dict[str, Any]) -> dict[str, Any]:
+    return {"key": message["key"], "status": "sent"}
+
+
+@workflow.defn(name="BareSeriousIncident")
+class BareSeriousIncident:
+    def __init__(self) -> None:
+        self.stage = "dsp_meeting"
+        self.deadlines: dict[str, dict[str, Any]] = {}
+        self.decisions: list[str] = []
+        self.messages: list[dict[str, Any]] = []
+        self.pending = 0
+        self.watchers: list[asyncio.Task[None]] = []
+        self.done_before_set: set[str] = set()
+
+    @workflow.run
+    async def run(self, form: dict[str, Any]) -> dict[str, Any]:
+        received = date.fromisoformat(form["received_on"])
+        await self.act(bare_look_up, form["local_authority"])
+        await self.clock("dsp_meeting", received)
+        await self.send("new_serious_incident_form")
+        await self.send("dsp_meeting_invitation")
+        await workflow.wait_condition(lambda: self.stage != "dsp_meeting")
+        await self.clock("panel_notification", date.fromisoformat(form["became_aware_on"]))
+        await self.send("form_to_notifier")
+        await workflow.wait_condition(lambda: self.stage != "panel_notification")
+        await self.clock("rapid_review_submission", received)
+        await workflow.wait_condition(lambda: self.stage == "closed")
+        return self.status()
+
+    async def act(self, fn: Any, arg: Any) -> Any:
+        self.pending += 1
+        try:
+            return await workflow.execute_activity(fn, arg, start_to_close_timeout=TIMEOUT)
+        finally:
+            self.pending -= 1
+
+    async def clock(self, name: str, starts_on: date) -> None:
+        deadline = await self.act(bare_deadline, {"clock": name, "starts_on": starts_on.isoformat()})
+        deadline["status"] = "met" if name in self.done_before_set else "open"
+        self.deadlines[name] = deadline
+        if deadline["status"] == "open":
+            self.watchers.append(asyncio.create_task(self.watch(name, deadline)))
+
+    async def watch(self, name: str, deadline: dict[str, Any]) -> None:
+        for moment in [*deadline["reminders_at"], deadline["due_at"]]:
+            delay = datetime.fromisoformat(moment) - workflow.now()
+            if delay > timedelta(0):
+                try:
+                    await workflow.wait_condition(lambda: deadline["status"] != "open", timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+            if deadline["status"] != "open":
+                return
+            await self.send(f"reminder/{name}")
+        deadline["status"] = "missed"
+
+    async def send(self, step: str) -> None:
+        key = f"{workflow.info().workflow_id}/{step}"
+        record = {"key": key, "status": "queued"}
+        self.messages.append(record)
+        record.update(await self.act(bare_send, {"key": key, "to": ["someone@example.org"]}))
+
+    @workflow.update
+    async def decide(self, decision: dict[str, Any]) -> dict[str, Any]:
+        at, stops, moves_to = STEPS[decision["name"]]
+        if stops in self.deadlines:
+            self.deadlines[stops]["status"] = "met"
+        elif stops:
+            self.done_before_set.add(stops)  # recorded before its clock was set up, as the project allows
+        self.decisions.append(decision["name"])
+        self.stage = moves_to
+        return {"name": decision["name"], "stage": self.stage}
+
+    @decide.validator
+    def check(self, decision: dict[str, Any]) -> None:
+        step = STEPS.get(decision.get("name", ""))
+        if step is None or step[0] != self.stage or decision["name"] in self.decisions:
+            raise ValueError(f"{decision.get('name')} is not taken at {self.stage}")
+
+    @workflow.query
+    def status(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "deadlines": self.deadlines,
+            "decisions": self.decisions,
+            "messages": self.messages,
+            "pending": self.pending,
+        }
+
+
+async def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # models/, for the calendar
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await Client.connect(
+        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"), namespace=os.environ.get("TEMPORAL_NAMESPACE", "default")
+    )
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[BareSeriousIncident],
+        activities=[bare_look_up, bare_deadline, bare_send],
+        max_cached_workflows=int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "1000")),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info("worker polling task queue %s", TASK_QUEUE)
+    async with worker:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
