@@ -10,7 +10,6 @@ import shutil
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
