@@ -52,7 +52,7 @@ def test_every_image_is_pinned_and_no_secret_is_written_in():
 def test_the_stack_is_closed_by_default():
     services = COMPOSE["services"]
     published = {name: s["ports"] for name, s in services.items() if "ports" in s}
-    assert set(published) == {"temporal", "temporal-ui", "codec-server"}  # never the database
+    assert set(published) == {"temporal", "temporal-ui", "codec-server", "prometheus", "grafana"}  # never the database
     for name, ports in published.items():
         for port in ports:
             assert re.fullmatch(r"\$\{[A-Z_]+_BIND_IP:-127\.0\.0\.1\}:\d+:\d+", port), f"{name}: {port} not on loopback"
