@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.clocks import Clocks
 from workflows.messaging import Messenger
 from workflows.register_feed import RegisterFeed
-from workflows.retries import CONFIGURATION
+from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 from workflows.web_ui import WebUI
 
 ROUTING_TIMEOUT = timedelta(minutes=1)
@@ -165,6 +165,7 @@ class Case:
             self.local_authority,
             start_to_close_timeout=ROUTING_TIMEOUT,
             retry_policy=CONFIGURATION,
+            cancellation_type=ABANDONED_WHEN_WITHDRAWN,
             summary="Routing: the partnership serving this authority (¶2.5)",
         )
         self.partnership = routing.partnership

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
 
-from workflows.retries import CONFIGURATION
+from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -47,6 +47,7 @@ class Clocks:
             DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on),
             start_to_close_timeout=CALENDAR_TIMEOUT,
             retry_policy=CONFIGURATION,
+            cancellation_type=ABANDONED_WHEN_WITHDRAWN,
             summary=f"Calendar: {clock.value} clock from {starts_on}",
         )
 

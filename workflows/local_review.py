@@ -39,7 +39,7 @@ from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.intake import Step, Table, Takes, answered, at
 from workflows.recommendations import Recommendations
-from workflows.retries import CONFIGURATION
+from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
 
@@ -112,6 +112,7 @@ class LocalReviewWorkflow(CaseWorkflow):
             case.today(),
             start_to_close_timeout=CALENDAR_TIMEOUT,
             retry_policy=CONFIGURATION,
+            cancellation_type=ABANDONED_WHEN_WITHDRAWN,
             summary="Calendar: working days ahead, for the ¶5.5 publication rules",
         )
         await self.recommendations.monitor(self.report.recommendations, self.report.received_on)

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MessageRecord, MessageRequest
     from models.messages import DeliveryRefused, Message
 
-from workflows.retries import MESSAGE_ERRORS, SENDING
+from workflows.retries import ABANDONED_WHEN_WITHDRAWN, MESSAGE_ERRORS, SENDING
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -59,6 +59,7 @@ class Messenger:
                 ),
                 start_to_close_timeout=SEND_TIMEOUT,
                 retry_policy=SENDING,
+                cancellation_type=ABANDONED_WHEN_WITHDRAWN,
                 summary=message.describe(),
             )
         except asyncio.CancelledError:

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
-from workflows.retries import REPORTS
+from workflows.retries import ABANDONED_WHEN_WITHDRAWN, REPORTS
 from workflows.intake import RECORDED_BY_NOTIFIERS, RECORDED_BY_RAPID_REVIEW_CHAIRS, Table, Takes, answered, at
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ class RapidReview:
                 ),
                 start_to_close_timeout=RENDER_TIMEOUT,
                 retry_policy=REPORTS,
+                cancellation_type=ABANDONED_WHEN_WITHDRAWN,
                 summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else ""),
             )
         except ActivityError as error:

@@ -10,6 +10,7 @@ pending activity with its last error. What a retry cannot mend is raised as a no
 from datetime import timedelta
 
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 # A message that cannot be sent as it is: refused by the mail server (5xx), a header the e-mail library
 # refuses, a template or routing mistake, a document that is not there.
@@ -37,3 +38,7 @@ REPORTS = RetryPolicy(
 REGISTER = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
+
+# A withdrawal ends a case in the middle of a step (CaseWorkflow.follow): the step's activity is left to
+# itself, not cancelled on the server; it is idempotent, and the server forgets it once the case ends.
+ABANDONED_WHEN_WITHDRAWN = ActivityCancellationType.ABANDON
