@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -20,7 +21,9 @@ import tempfile
 
 # Decisions are signed by a front door whose key the worker trusts (signing.py): one key for the whole
 # test run, in a folder of its own, seen by the in-process worker and by every `starter.py` a test runs.
-os.environ.setdefault("SAFEGUARDING_SIGNING_DIR", tempfile.mkdtemp(prefix="safeguarding-signing-"))
+if "SAFEGUARDING_SIGNING_DIR" not in os.environ:
+    os.environ["SAFEGUARDING_SIGNING_DIR"] = tempfile.mkdtemp(prefix="safeguarding-signing-")
+    atexit.register(shutil.rmtree, os.environ["SAFEGUARDING_SIGNING_DIR"], ignore_errors=True)
 
 import settings  # noqa: E402
 from codec import EncodedHeaders, new_keyring  # noqa: E402
