@@ -33,6 +33,8 @@ def worker_environment(address: str, namespace: str, folder: Path, register_url:
         SAFEGUARDING_REPORTS_DIR=str(folder / "reports"),
         SAFEGUARDING_DOCUMENTS_DIR=str(folder / "documents"),
         SAFEGUARDING_REGISTER_URL=register_url,
+        SAFEGUARDING_KEYS=os.environ["SAFEGUARDING_KEYS"],  # the session's payload key (conftest)
+        SAFEGUARDING_SIGNING_DIR=os.environ["SAFEGUARDING_SIGNING_DIR"],  # the session's signing key (conftest)
         PYTHONUNBUFFERED="1",
     )
     environment.update(extra)

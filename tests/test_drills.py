@@ -39,12 +39,11 @@ from temporalio.testing import WorkflowEnvironment
 
 import settings
 from models.case import CaseStatus
-from models.payloads import DATA_CONVERTER
 from register.db import engine_for, migrate
 from register.models import EventRow
 from models.dates import london_today
 from models.working_days import add_working_days
-from tests.journey import example_decision, serious_incident_form
+from tests.journey import example_decision, serious_incident_form, signed
 from tests.processes import WorkerProcess, free_port, worker_environment
 from tests.test_end_to_end import temporal_binary
 from tests.test_smtp import Mailbox
@@ -105,7 +104,7 @@ class DevServer:
             port=self.port,
             ui=False,
             search_attributes=search_attributes.ALL,
-            data_converter=DATA_CONVERTER,
+            data_converter=settings.data_converter(),
             dev_server_log_level="error",
             dev_server_database_filename=str(self.db_file),
         )
@@ -206,7 +205,7 @@ class Stack:
             try:
                 await self.retrying(
                     lambda: self.server.client.get_workflow_handle(case_id).execute_update(
-                        CaseWorkflow.decide, example_decision(name, **dated(name)), id=f"{case_id}/{name}/{attempt}"
+                        CaseWorkflow.decide, signed(case_id, example_decision(name, **dated(name))), id=f"{case_id}/{name}/{attempt}"
                     )
                 )
                 return

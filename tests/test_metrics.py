@@ -20,10 +20,9 @@ import settings
 from models.case import CaseStatus, DeadlineStatus
 from models.dates import london_today
 from models.forms import SeriousIncidentForm
-from models.payloads import DATA_CONVERTER
 from models.working_days import add_working_days
 from register.db import migrate
-from tests.journey import example_decision, serious_incident_form
+from tests.journey import example_decision, serious_incident_form, signed
 from tests.processes import PROJECT, WorkerProcess, exported_families, free_port, scrape, worker_environment
 from tests.test_deploy import referenced_metrics
 from tests.test_end_to_end import temporal_binary
@@ -47,7 +46,7 @@ async def dev_server():
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
+        data_converter=settings.data_converter(),
         dev_server_log_level="error",
     )
     yield environment
@@ -128,7 +127,7 @@ async def test_metrics_expose_the_sdk_and_the_cases(dev_server, metered_worker):
     late = await start("late", "hartlepool", long_ago)  # HSSCP, its DSP meeting deadline long missed
     notified = await start("notified", "stockton-on-tees", today)  # HSSCP, notified: the broken template
     refused = await start("refused", "middlesbrough", today)  # STSCP, the scrutineer's invitation refused
-    await notified.execute_update(CaseWorkflow.decide, example_decision("dsp_decision", meeting_held_on=today))
+    await notified.execute_update(CaseWorkflow.decide, signed(notified.id, example_decision("dsp_decision", meeting_held_on=today)))
 
     statuses = {
         "fresh": await wait_status(fresh, settled, "its messages sent"),
