@@ -120,7 +120,12 @@ def test_run_sh_from_a_fresh_clone_starts_then_stops_the_worker_before_the_serve
 def test_starter_without_a_server_says_so_in_one_line():
     result = subprocess.run(
         [sys.executable, "starter.py", "status", "SI-20250101-000000"],
-        cwd=PROJECT, env=clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}"), capture_output=True, text=True, timeout=60,
+        # the session's payload key: a first run in a fresh clone would otherwise also say where it made one
+        cwd=PROJECT,
+        env=clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}", SAFEGUARDING_KEYS=os.environ["SAFEGUARDING_KEYS"]),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 3
     (line,) = result.stderr.splitlines()
@@ -146,7 +151,7 @@ async def test_decide_and_status_without_a_worker_say_so_at_once():
             result = await asyncio.to_thread(
                 subprocess.run,
                 [sys.executable, "starter.py", *command],
-                cwd=PROJECT, env=clean_env(TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE=environment.client.namespace),
+                cwd=PROJECT, env=clean_env(TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE=environment.client.namespace, SAFEGUARDING_KEYS=os.environ["SAFEGUARDING_KEYS"]),
                 capture_output=True, text=True, timeout=60,
             )
             assert time.monotonic() - started < 15, "said at once, not after the server's timeout"
