@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, Validat
 
 from models.dates import HappenedOn, PlannedOn, describe_validation_error
 from models.identity import Signature
-from models.text import MANY, DocumentName, Name, Reference, Text, Url, named_once
+from models.text import MANY, Identifier, DocumentName, Name, Reference, Text, Url, named_once
 
 
 class DecisionName(StrEnum):
@@ -383,7 +383,7 @@ class Decision(BaseModel):
     """A decision as it travels to a case: its name and the JSON of its file, unparsed, with the
     signature of the front door that recorded it (signing.py)."""
 
-    name: str
+    name: Identifier
     body: dict[str, Any]
     signature: Signature | None = None
 
@@ -391,7 +391,7 @@ class Decision(BaseModel):
 class Correction(BaseModel):
     """A recorded decision's content put right: the decision as it should have been, and why."""
 
-    name: str
+    name: Identifier
     body: dict[str, Any]
     reason: Text
     signature: Signature | None = None  # over the corrected decision, like a decision's

@@ -41,6 +41,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Reference = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REFERENCE_LENGTH), AfterValidator(_one_line)
 ]
+# A name the system gives (a decision's name as it travels; parse_decision checks it is known): one short line.
+Identifier = Annotated[str, StringConstraints(max_length=64), AfterValidator(_one_line)]
 # A rationale, facts, findings, a summary: line breaks allowed, at most 20,000 characters.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_LENGTH), AfterValidator(_plain)]
 
