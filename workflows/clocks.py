@@ -79,21 +79,20 @@ class Clocks:
 
     def stop(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
         """The step a clock waits for happened on `step_on`: met or missed by that date."""
-        key = deadline_key(clock, subject)
-        record = self.case.deadlines.get(key)
-        if record is None:
-            self.done_before_set[key] = step_on
-            return
-        self.judge(record, step_on)
+        self.judge_or_note(clock, step_on, subject, again=False)
 
     def rejudge(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
         """A corrected date: the clock is judged again (met or missed), whatever it showed."""
+        self.judge_or_note(clock, step_on, subject, again=True)
+
+    def judge_or_note(self, clock: Clock, step_on: date, subject: str | None, again: bool) -> None:
+        """Judge the clock by `step_on`; a clock not yet set is judged by it when it is set."""
         key = deadline_key(clock, subject)
         record = self.case.deadlines.get(key)
         if record is None:
             self.done_before_set[key] = step_on
             return
-        if record.status is not DeadlineStatus.CANCELLED:
+        if again and record.status is not DeadlineStatus.CANCELLED:
             record.status = DeadlineStatus.OPEN
         self.judge(record, step_on)
 

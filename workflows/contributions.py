@@ -82,12 +82,6 @@ class AgencyContributions:
         return self.answers()
 
     DECISIONS: Table = (
-        Takes(
-            AgencyContributionReceived,
-            ASKED,
-            then=contribution_received,
-            after=since,
-            check=check_received,
-            repeats=True,
-        ),
+        Takes(AgencyContributionReceived, ASKED,
+              then=contribution_received, after=since, check=check_received, repeats=True),
     )

@@ -145,34 +145,15 @@ class Governance:
             )
 
     DECISIONS: Table = (
-        Takes(
-            ExecutiveDecision,
-            GOVERNANCE,
-            keep="executive",
-            after=lambda g: g.answers(),
-            now=lambda g: g.executive is None,
-            by=RECORDED_BY_THE_EXECUTIVE,
-        ),
-        Takes(
-            ChairSignOff,
-            GOVERNANCE,
-            keep="sign_off",
-            stops=Clock.RAPID_REVIEW_SUBMISSION,
-            moves_to=Stage.AWAITING_PANEL_RESPONSE,
-            after="executive",
-            now=lambda g: g.executive is not None,
-            by=SIGNED_OFF_BY_THE_CHAIR,
-            by_with_document=frozenset({PersonRole.BUSINESS_UNIT}),
-            document="written_sign_off",
-        ),
-        Takes(
-            PanelResponse,
-            at(Stage.AWAITING_PANEL_RESPONSE),
-            keep="panel_reply",
-            stops=Clock.PANEL_RESPONSE,
-            then=panel_responded,
-            after="sign_off",
-        ),
+        Takes(ExecutiveDecision, GOVERNANCE,
+              keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None,
+              by=RECORDED_BY_THE_EXECUTIVE),
+        Takes(ChairSignOff, GOVERNANCE,
+              keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE,
+              after="executive", now=lambda g: g.executive is not None,
+              by=SIGNED_OFF_BY_THE_CHAIR, by_with_document=frozenset({PersonRole.BUSINESS_UNIT}), document="written_sign_off"),
+        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE),
+              keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off"),
     )
 
     def details(self) -> dict[str, Any]:

@@ -107,21 +107,10 @@ class LearningRequestWorkflow(CaseWorkflow):
             self.case.close(f"Learning review completed on {decision.completed_on}, with no recommendations")
 
     DECISIONS: ClassVar[Table] = (
-        Takes(
-            LearningRequestDecision,
-            at(Stage.PARTNERSHIP_DECISION),
-            keep="decision",
-            moves_to=Stage.LEARNING_REVIEW,
-            then=decided,
-        ),
-        Takes(
-            LearningReviewCompleted,
-            at(Stage.LEARNING_REVIEW),
-            keep="review",
-            then=review_completed,
-            moves_to=Stage.MONITORING,
-            after="decision",
-        ),
+        Takes(LearningRequestDecision, at(Stage.PARTNERSHIP_DECISION),
+              keep="decision", moves_to=Stage.LEARNING_REVIEW, then=decided),
+        Takes(LearningReviewCompleted, at(Stage.LEARNING_REVIEW),
+              keep="review", then=review_completed, moves_to=Stage.MONITORING, after="decision"),
     )
 
     def details(self) -> dict[str, Any]:

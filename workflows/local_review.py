@@ -216,44 +216,17 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.recommendations.made(decision.recommendations)
 
     DECISIONS: ClassVar[Table] = (
-        Takes(
-            ReviewerCommissioned,
-            at(Stage.LCSPR_COMMISSIONING),
-            keep="reviewer",
-            moves_to=Stage.LCSPR_TERMS_OF_REFERENCE,
-        ),
-        Takes(
-            TermsOfReferenceAgreed,
-            at(Stage.LCSPR_TERMS_OF_REFERENCE),
-            keep="terms",
-            then=terms_agreed,
-            moves_to=Stage.LCSPR_REVIEW,
-            after="reviewer",
-        ),
-        Takes(
-            FinalReportReceived,
-            at(Stage.LCSPR_REVIEW),
-            keep="report",
-            then=report_received,
-            moves_to=Stage.LCSPR_PUBLICATION,
-            after="terms",
-        ),
-        Takes(
-            PublicationScheduled,
-            at(Stage.LCSPR_PUBLICATION),
-            keep="schedule",
-            check=check_publication_date,
-            repeats=True,
-        ),
-        Takes(
-            Published,
-            at(Stage.LCSPR_PUBLICATION),
-            keep="publication",
-            stops=Clock.LCSPR_PUBLICATION,
-            moves_to=Stage.MONITORING,
-            after="report",
-            check=check_copies_sent,
-        ),
+        Takes(ReviewerCommissioned, at(Stage.LCSPR_COMMISSIONING),
+              keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
+        Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE),
+              keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer"),
+        Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW),
+              keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
+        Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION),
+              keep="schedule", check=check_publication_date, repeats=True),
+        Takes(Published, at(Stage.LCSPR_PUBLICATION),
+              keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING,
+              after="report", check=check_copies_sent),
     )
 
     def details(self) -> dict[str, Any]:

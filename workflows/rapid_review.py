@@ -181,23 +181,12 @@ class RapidReview:
 
     DECISIONS: Table = (
         Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification", by=RECORDED_BY_NOTIFIERS),
-        Takes(
-            RapidReviewConvened,
-            at(Stage.RAPID_REVIEW),
-            keep="convened",
-            then=name_agencies,
-            moves_to=Stage.RAPID_REVIEW_MEETING,
-            check=check_convened,
-            by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
-        ),
-        Takes(
-            RapidReviewMeetingHeld,
-            at(Stage.RAPID_REVIEW_MEETING),
-            keep="meeting",
-            moves_to=Stage.GOVERNANCE,
-            after="notification",
-            by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
-        ),
+        Takes(RapidReviewConvened, at(Stage.RAPID_REVIEW),
+              keep="convened", then=name_agencies, moves_to=Stage.RAPID_REVIEW_MEETING,
+              check=check_convened, by=RECORDED_BY_RAPID_REVIEW_CHAIRS),
+        Takes(RapidReviewMeetingHeld, at(Stage.RAPID_REVIEW_MEETING),
+              keep="meeting", moves_to=Stage.GOVERNANCE,
+              after="notification", by=RECORDED_BY_RAPID_REVIEW_CHAIRS),
     )
 
     def details(self) -> dict[str, Any]:

@@ -88,12 +88,6 @@ class Recommendations:
 
     # An LCSPR's from its final report on (¶5.4); a learning review's once it is completed (¶3.2).
     DECISIONS: Table = (
-        Takes(
-            RecommendationUpdated,
-            at(Stage.LCSPR_PUBLICATION, Stage.MONITORING),
-            then=updated,
-            after=since,
-            check=check_update,
-            repeats=True,
-        ),
+        Takes(RecommendationUpdated, at(Stage.LCSPR_PUBLICATION, Stage.MONITORING),
+              then=updated, after=since, check=check_update, repeats=True),
     )

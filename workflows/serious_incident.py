@@ -173,37 +173,15 @@ class SeriousIncidentWorkflow(CaseWorkflow):
             self.case.close(f"Not notified: the decision was upheld on {decision.resolved_on}")
 
     DECISIONS: ClassVar[Table] = (
-        Takes(
-            DspDecision,
-            at(Stage.DSP_MEETING),
-            keep="dsp_decision",
-            stops=Clock.DSP_MEETING,
-            then=dsp_decided,
-            by=RECORDED_BY_DSPS,
-        ),
-        Takes(
-            ChallengeRaised,
-            at(Stage.CHALLENGE_WINDOW),
-            keep="challenge",
-            moves_to=Stage.DISPUTE_RESOLUTION,
-            after="dsp_decision",
-        ),
-        Takes(
-            ChallengeResolved,
-            at(Stage.DISPUTE_RESOLUTION),
-            keep="challenge_outcome",
-            then=challenge_resolved,
-            after="challenge",
-        ),
-        Takes(
-            NotificationSubmitted,
-            at(Stage.PANEL_NOTIFICATION),
-            keep="notification",
-            stops=Clock.PANEL_NOTIFICATION,
-            moves_to=Stage.RAPID_REVIEW,
-            after=since_decision_to_notify,
-            by=RECORDED_BY_NOTIFIERS,
-        ),
+        Takes(DspDecision, at(Stage.DSP_MEETING),
+              keep="dsp_decision", stops=Clock.DSP_MEETING, then=dsp_decided, by=RECORDED_BY_DSPS),
+        Takes(ChallengeRaised, at(Stage.CHALLENGE_WINDOW),
+              keep="challenge", moves_to=Stage.DISPUTE_RESOLUTION, after="dsp_decision"),
+        Takes(ChallengeResolved, at(Stage.DISPUTE_RESOLUTION),
+              keep="challenge_outcome", then=challenge_resolved, after="challenge"),
+        Takes(NotificationSubmitted, at(Stage.PANEL_NOTIFICATION),
+              keep="notification", stops=Clock.PANEL_NOTIFICATION, moves_to=Stage.RAPID_REVIEW,
+              after=since_decision_to_notify, by=RECORDED_BY_NOTIFIERS),
     )
 
     def details(self) -> dict[str, Any]:
