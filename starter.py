@@ -40,12 +40,12 @@ import signing
 from activities.files import store_document
 from models.case import FINAL_STAGES, LOCAL_REVIEW_SUFFIX, CaseKind, CaseStatus, DecisionReceipt, Stage
 from models.dates import LONDON, describe_validation_error, london_today
-from models.decisions import Correction, Decision, DecisionName, DecisionRefused, parse_decision
+from models.decisions import FORM, Correction, Decision, DecisionName, DecisionRefused, FormFacts, parse_decision
 from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
 from models.messages import slug
 from models.next_steps import expected_next
 from register.db import migrate
-from register.queries import audit_trail, known_case, messages_to, open_cases
+from register.queries import case_partnership, audit_trail, known_case, messages_to, open_cases
 from activities.documents import written_out
 from register.report import MEASURES, as_rows, authority_names, draw_chart, median_text, number, plural, timeliness
 from workflows import search_attributes
@@ -255,13 +255,17 @@ async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionRe
     if not isinstance(body, dict):
         raise Refused(f"{path}: a decision file holds one JSON object ({{...}}), not {type(body).__name__}")
     try:
-        parse_decision(Decision(name=name, body=body), today=today())
+        if name == FORM:  # the form's dates (workflows/form_facts.py)
+            FormFacts.model_validate(body, context={"today": today()})
+        else:
+            parse_decision(Decision(name=name, body=body), today=today())
         correction = Correction(name=name, body=body, reason=reason)
         correction = correction.model_copy(update={"signature": signed(case_id, correction.decision()).signature})
     except DecisionRefused as refused:
         raise Refused(str(refused)) from None
     except ValidationError as error:
-        raise Refused(f"--reason: {describe_validation_error(error)}") from None
+        where = "form" if name == FORM else "--reason"
+        raise Refused(f"{where}: {describe_validation_error(error)}") from None
     client = await settings.connect()
     handle = client.get_workflow_handle(await decision_target(client, case_id, name))
     try:
@@ -311,7 +315,9 @@ async def status(case_id: str) -> CaseStatus:
     """The case, with its local review's deadlines, decisions and messages when it has one."""
     client = await settings.connect()
     await ensure_worker(client)
-    return await case_status(client, case_id)
+    case = await case_status(client, case_id)
+    check_own_case(case_id, case.partnership)
+    return case
 
 
 async def case_status(client: Client, case_id: str, rpc_timeout: timedelta | None = None) -> CaseStatus:
@@ -344,7 +350,7 @@ def london_time(moment: datetime) -> str:
 def message_about(key: str, case: CaseStatus) -> str:
     """Which deadline a reminder, an escalation or a 'reached' notice is about, from its key:
     `<case>/reminder/<clock>[/<subject>]/<n>`, `<case>/escalation/<clock>[/<subject>]`, `<case>/reached/<clock>`."""
-    parts = key.partition("/")[2].split("/")
+    parts = [part for part in key.partition("/")[2].split("/") if not re.fullmatch(r"moved-\d+", part)]
     kind = parts[0]
     if kind not in ("reminder", "escalation", "reached") or len(parts) < 2:
         return ""
@@ -441,9 +447,32 @@ def print_cases(rows: list[Any], names: dict[str, str] | None = None) -> None:
         say(line)
 
 
+def own_partnership() -> str | None:
+    """The partnership the command line's person acts for (None: operations, every partnership)."""
+    try:
+        return signing.acting_person().partnership
+    except LookupError as unknown:
+        raise Refused(str(unknown)) from None
+
+
+def partnership_scope(asked: str | None) -> str | None:
+    """What a list may show: the person's own partnership's cases only (asking for another is refused)."""
+    own = own_partnership()
+    if own is not None and asked not in (None, own):
+        raise Refused(f"{signing.acting_person().email} acts for {own}: the cases of {asked} are not theirs to see")
+    return own or asked
+
+
+def check_own_case(case_id: str, partnership: str | None) -> None:
+    """Another partnership's case is as unknown to this person as a case that does not exist."""
+    own = own_partnership()
+    if own is not None and partnership != own:
+        raise Refused(f"unknown case {case_id}")
+
+
 def cases(args: argparse.Namespace) -> None:
     migrate()
-    rows = open_cases(args.partnership, args.authority, args.stage, args.overdue)
+    rows = open_cases(partnership_scope(args.partnership), args.authority, args.stage, args.overdue)
     if args.json:
         print(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
     else:
@@ -465,6 +494,7 @@ def audit(args: argparse.Namespace) -> None:
     events = audit_trail(args.case_id)
     if not events and not known_case(args.case_id):
         raise Refused(f"unknown case {args.case_id}: the register has no record of it")
+    check_own_case(args.case_id, case_partnership(args.case_id))
     recipients = messages_to([e.detail for e in events if e.kind.startswith("message_") and e.detail])
     columns_ = ["at", "case_id", "seq", "kind", "name", "detail", "happened_on", "to"]
     if args.csv:
@@ -496,7 +526,7 @@ def print_audit(case_id: str, events: list[Any], recipients: dict[str, list[str]
 
 def report(args: argparse.Namespace) -> None:
     migrate()
-    figures = timeliness(args.start, args.end, args.partnership)
+    figures = timeliness(args.start, args.end, partnership_scope(args.partnership))
     names = authority_names()
     rows = as_rows(figures, names)
     partnership = f" ({names.get(args.partnership, args.partnership)})" if args.partnership else ""

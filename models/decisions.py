@@ -41,6 +41,10 @@ class DecisionName(StrEnum):
     RECOMMENDATION_UPDATED = auto()
     LEARNING_REQUEST_DECISION = auto()
     LEARNING_REVIEW_COMPLETED = auto()
+    # changes practice needs, each with its own record (README, "Decisions added to the contract")
+    AGENCY_ADDED = auto()
+    CONTRIBUTION_DUE_EXTENDED = auto()
+    RAPID_REVIEW_RESCHEDULED = auto()
 
 
 class DecisionModel(BaseModel):
@@ -154,6 +158,27 @@ class AgencyContributionReceived(DecisionModel, name=DecisionName.AGENCY_CONTRIB
     received_on: HappenedOn
 
 
+class AgencyAdded(DecisionModel, name=DecisionName.AGENCY_ADDED, happened="added_on"):
+    """¶4.3, ¶5.3: one more agency asked for its contribution, after the review first asked."""
+
+    step = "the agency's addition"
+
+    added_on: HappenedOn
+    agency: Agency
+    contribution_due_on: PlannedOn
+
+
+class ContributionDueExtended(DecisionModel, name=DecisionName.CONTRIBUTION_DUE_EXTENDED, happened="extended_on"):
+    """¶4.3, ¶5.3: an agency given until a later date for its contribution."""
+
+    step = "the extension"
+
+    extended_on: HappenedOn
+    agency: Name
+    contribution_due_on: PlannedOn
+    reason: Text
+
+
 class ReviewCriteria(BaseModel):
     """¶4.6: the criteria for a local review."""
 
@@ -189,6 +214,16 @@ class RapidReviewMeetingHeld(DecisionModel, name=DecisionName.RAPID_REVIEW_MEETI
     rationale: Text
     criteria: ReviewCriteria
     circumstances: ReviewCircumstances
+
+
+class RapidReviewRescheduled(DecisionModel, name=DecisionName.RAPID_REVIEW_RESCHEDULED, happened="rescheduled_on"):
+    """¶4.3-4.4: the Rapid Review meeting moved to another date; its panel and agencies are told."""
+
+    step = "the rescheduling"
+
+    rescheduled_on: HappenedOn
+    meeting_on: PlannedOn
+    reason: Text
 
 
 class ExecutiveDecision(DecisionModel, name=DecisionName.EXECUTIVE_DECISION, happened="decided_on"):
@@ -364,6 +399,9 @@ DECISIONS: dict[DecisionName, type[DecisionModel]] = {
         RecommendationUpdated,
         LearningRequestDecision,
         LearningReviewCompleted,
+        AgencyAdded,
+        ContributionDueExtended,
+        RapidReviewRescheduled,
     )
 }
 
@@ -398,6 +436,20 @@ class Correction(BaseModel):
 
     def decision(self) -> Decision:
         return Decision(name=self.name, body=self.body, signature=self.signature)
+
+
+FORM = "form"  # `starter.py correct CASE_ID form FILE.json`: the form's dates put right (workflows/form_facts.py)
+
+
+class FormFacts(BaseModel):
+    """The form's dates as they should have been: when it was received and, for a serious incident,
+    when the local authority became aware (¶2.4)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    received_on: HappenedOn
+    became_aware_on: HappenedOn | None = None
+    recorded_by: EmailStr
 
 
 class DecisionRefused(ValueError):

@@ -40,6 +40,7 @@ class Message(BaseModel):
     template: ClassVar[str]
     to: ClassVar[tuple[Role, ...]]
     step: ClassVar[str]  # the idempotency step; a message sent once per agency says whose in step_key()
+    live_by: ClassVar[str | None] = None  # a live request: the date field after which it is not sent (catch_up.py)
 
     addresses: list[str] = []  # named recipients, e.g. an agency
     owner: str | None = None  # the agency owning a recommendation (Role.RECOMMENDATION_OWNER)
@@ -59,6 +60,10 @@ class Message(BaseModel):
 
     def step_key(self) -> str:
         return self.step
+
+    def live_on(self) -> date | None:
+        """For a live request (`live_by`, a date field): the date after which sending it is pointless."""
+        return getattr(self, self.live_by) if self.live_by else None
 
     def recipients(self) -> list[Role]:
         return list(self.to)
@@ -125,6 +130,8 @@ class FormToNotifier(Message, template="form_to_notifier", to=(Role.SERIOUS_INCI
 class RapidReviewDetails(Message, template="rapid_review_details", to=(Role.RAPID_REVIEW_PANEL, Role.BUSINESS_UNIT)):
     """¶4.3 Share the case details with the Rapid Review panel"""
 
+    live_by = "meeting_on"
+
     notified_on: date
     csons_reference: str
     chair: str
@@ -137,6 +144,8 @@ class RapidReviewDetails(Message, template="rapid_review_details", to=(Role.RAPI
 
 class AgencyRequest(Message):
     """An agency asked for its contribution: one request, and one key, per agency."""
+
+    live_by = "due_on"
 
     agency: str
     due_on: date
@@ -155,6 +164,33 @@ class LcsprContributionRequest(AgencyRequest, template="lcspr_contribution_reque
     """¶5.3 Ask {agency} for its contribution"""
 
     publication_due_on: date
+
+
+class Numbered(Message):
+    """A message a case may send more than once (each rescheduling, each summary): its number is in its key."""
+
+    number: int
+
+    def step_key(self) -> str:
+        return f"{super().step_key()}/{self.number}"
+
+
+class ContributionDueExtendedNotice(Numbered, AgencyRequest, template="contribution_due_extended", to=NAMED_ONLY):
+    """¶4.3, ¶5.3 Tell {agency} its contribution is now due {due_on}"""
+
+    reason: str
+
+
+class RapidReviewRescheduledNotice(
+    Numbered, template="rapid_review_rescheduled", to=(Role.RAPID_REVIEW_PANEL, Role.BUSINESS_UNIT)
+):
+    """¶4.3 Tell the Rapid Review panel and the agencies the meeting is now on {meeting_on}"""
+
+    live_by = "meeting_on"
+
+    meeting_on: date
+    was_on: date
+    reason: str
 
 
 class ImmediateActions(Message, template="immediate_actions", to=(Role.SAFEGUARDING_LEADS, Role.BUSINESS_UNIT)):
@@ -196,6 +232,8 @@ class PublicationCopies(
     Message, template="publication_copies", to=(Role.NATIONAL_PANEL, Role.SECRETARY_OF_STATE, Role.OFSTED, Role.BUSINESS_UNIT)
 ):
     """¶5.5 Copies to the National Panel, the Secretary of State and Ofsted"""
+
+    live_by = "publication_on"
 
     publication_on: date
     copies_due_on: date
@@ -242,9 +280,11 @@ class DeadlineMessage(Message):
     due_on: date
     deadline_rule: str
     needed: str
+    moves: int = 0  # how often the deadline was moved before this message (a correction, a changed date)
 
     def step_key(self) -> str:
-        return f"{self.step}/{self.deadline_step}"
+        moved = f"/moved-{self.moves}" if self.moves else ""
+        return f"{self.step}/{self.deadline_step}{moved}"
 
     def context(self) -> dict[str, str]:
         return {key: value for key, value in super().context().items() if key in TEMPLATE_OF_DEADLINE}
@@ -293,7 +333,7 @@ class CaseWithdrawnNotice(Message, template="case_withdrawn", step="withdrawn"):
 
 
 class DecisionCorrected(Message, template="decision_corrected"):
-    """Tell the Business Unit a recorded {decision} was corrected"""
+    """Tell those who heard of it that a recorded {decision} was corrected"""
 
     decision: str
     number: int
@@ -304,6 +344,13 @@ class DecisionCorrected(Message, template="decision_corrected"):
 
     def step_key(self) -> str:
         return f"{self.step}/{self.decision}/{self.number}"
+
+
+class EnteredAfterTheFact(Numbered, template="entered_after_the_fact"):
+    """Tell the Business Unit what was already past when the case was entered"""
+
+    overdue: str
+    not_sent: str
 
 
 class DeliveryRefused(Message, template="delivery_refused"):
@@ -327,6 +374,8 @@ MESSAGES: tuple[type[Message], ...] = (
     RapidReviewDetails,
     ContributionRequest,
     LcsprContributionRequest,
+    ContributionDueExtendedNotice,
+    RapidReviewRescheduledNotice,
     ImmediateActions,
     ReportToExecutive,
     ReportToNationalPanel,
@@ -341,5 +390,6 @@ MESSAGES: tuple[type[Message], ...] = (
     PublicUntilReached,
     CaseWithdrawnNotice,
     DecisionCorrected,
+    EnteredAfterTheFact,
     DeliveryRefused,
 )

@@ -97,6 +97,13 @@ def audit_trail(case_id: str) -> list[EventRow]:
         return list(session.exec(query))
 
 
+def case_partnership(case_id: str) -> str | None:
+    """The partnership a case (or its local review) belongs to, as the register has it."""
+    with Session(engine()) as session:
+        row = session.get(CaseRow, case_id)
+        return row.partnership if row is not None else None
+
+
 def known_case(case_id: str) -> bool:
     with Session(engine()) as session:
         return session.get(CaseRow, case_id) is not None

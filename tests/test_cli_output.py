@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 from datetime import date, datetime, timezone
@@ -268,3 +269,26 @@ def test_cases_lists_a_local_review_under_its_case(register, capsys):
     text = capsys.readouterr().out
     assert "-lcspr" not in text and "local_review " not in text.replace("local_review (", "")
     assert re.search(rf"{CASE} +serious incident +local_review \(local review: lcspr_review\) +Stockton-on-Tees +HSSCP +2026-03-12 +1", text)
+
+
+def test_a_person_of_one_partnership_lists_and_reads_only_its_own_cases(register, capsys, monkeypatch, tmp_path):
+    """The command line acting for a person (SAFEGUARDING_ACTOR) shows their partnership's cases only;
+    the other partnership's case is as unknown as one that does not exist."""
+    a_case_with_its_local_review(register)
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps({"STSCP": [{"email": "bu@middlesbrough.gov.uk", "roles": ["business_unit"]}]}))
+    monkeypatch.setenv("SAFEGUARDING_PEOPLE_FILE", str(people))
+    monkeypatch.setenv("SAFEGUARDING_ACTOR", "bu@middlesbrough.gov.uk")
+
+    starter.cases(starter.parse_args(["cases", "--json"]))
+    assert [row["case_id"] for row in json.loads(capsys.readouterr().out)] == ["SI-20260105-0b0b0b"]
+    with pytest.raises(starter.Refused, match="the cases of HSSCP are not theirs to see"):
+        starter.cases(starter.parse_args(["cases", "--partnership", "HSSCP"]))
+    with pytest.raises(starter.Refused, match=f"^unknown case {CASE}$"):
+        starter.audit(starter.parse_args(["audit", CASE]))
+    starter.audit(starter.parse_args(["audit", "SI-20260105-0b0b0b"]))  # its own: shown
+    capsys.readouterr()
+
+    monkeypatch.delenv("SAFEGUARDING_ACTOR")  # operations: every partnership
+    starter.cases(starter.parse_args(["cases", "--json"]))
+    assert len(json.loads(capsys.readouterr().out)) == 2

@@ -12,10 +12,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from models.case import Clock, DeadlineStatus, Stage
-from models.decisions import Correction
+from models.decisions import FORM, Correction, Decision
 from models.working_days import add_working_days, end_of_day
 from register.queries import audit_trail
-from tests.journey import Journey, deadline, example_decision, serious_incident_form, signed
+from tests.journey import Journey, deadline, example_decision, messages_to, serious_incident_form, signed
 from workflows.case_workflow import CaseWorkflow
 
 MINUTE = timedelta(minutes=1)
@@ -116,3 +116,140 @@ async def test_the_notification_date_corrected_judges_the_panel_notification_clo
     await correct(journey, handle, "notification_submitted", "Submitted on time; typed late.", submitted_on=today)
     status = await journey.sent(handle, "decision_corrected")
     assert deadline(status, Clock.PANEL_NOTIFICATION).status is DeadlineStatus.MET
+
+
+def corrected_notices(journey: Journey, case_id: str):
+    return [m for m in journey.delivered(case_id) if "was corrected" in m["Subject"]]
+
+
+async def test_the_notification_date_corrected_moves_the_rapid_review_clock_it_started(journey):
+    handle, today = await journey.notified_case()
+    await journey.convene_rapid_review(handle, today)
+    status = await journey.status(handle)
+    before = deadline(status, Clock.RAPID_REVIEW_SUBMISSION)
+    assert before.due_on == add_working_days(today, 15)
+    panel = messages_to(status, "rapid_review_details")[0]
+
+    later = add_working_days(today, 2)  # submitted two working days after the day typed
+    await journey.skip_to(end_of_day(add_working_days(today, 3)) - timedelta(hours=6))
+    await correct(journey, handle, "notification_submitted", "The submission date was mistyped.", submitted_on=later)
+    status = await journey.sent(handle, "decision_corrected")
+    moved = deadline(status, Clock.RAPID_REVIEW_SUBMISSION)
+    assert (moved.starts_on, moved.due_on, moved.status) == (later, add_working_days(later, 15), DeadlineStatus.OPEN)
+    # those the notification's date reached (the Rapid Review panel's details) hear of the correction
+    assert set(panel) <= set(messages_to(status, "decision_corrected")[0])
+    (notice,) = corrected_notices(journey, handle.id)
+    assert "deadlines it closed or started have been judged again" in notice.get_body(preferencelist=("plain",)).get_content()
+
+    # the moved deadline is watched to its new end: missed then, escalated under its own key
+    await journey.skip_to(end_of_day(moved.due_on) + MINUTE)
+    status = await journey.sent(handle, "deadline_escalation")
+    escalated = deadline(status, Clock.RAPID_REVIEW_SUBMISSION)
+    assert (escalated.status, escalated.escalated) == (DeadlineStatus.MISSED, True)
+    assert any(m.key.endswith("escalation/rapid_review_submission/moved-1") for m in status.messages)
+    for _ in range(100):
+        kinds = [(e.kind, e.name) for e in audit_trail(handle.id)]
+        if ("deadline_missed", "rapid_review_submission") in kinds:
+            break
+        await __import__("asyncio").sleep(0.05)
+    assert ("deadline_moved", "rapid_review_submission") in kinds
+
+
+async def test_a_missed_deadline_moved_to_a_later_end_by_a_correction_is_open_again(journey):
+    handle, today = await journey.notified_case()
+    await journey.skip_to(end_of_day(add_working_days(today, 15)) + MINUTE)
+    await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION).escalated)
+    # the notification really went later than recorded: the Rapid Review clock ran from the wrong day
+    later = add_working_days(today, 3)
+    await correct(journey, handle, "notification_submitted", "Submitted later than recorded.", submitted_on=later)
+    status = await journey.sent(handle, "decision_corrected")
+    reopened = deadline(status, Clock.RAPID_REVIEW_SUBMISSION)
+    assert (reopened.status, reopened.due_on) == (DeadlineStatus.OPEN, add_working_days(later, 15))
+
+
+async def test_the_chair_sign_off_corrected_judges_the_submission_again_and_moves_the_panel_clock(journey):
+    handle, today = await journey.notified_case()
+    await journey.convene_rapid_review(handle, today)
+    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    await journey.decide(handle, "executive_decision", decided_on=today, commission_lcspr=False)
+    late = add_working_days(today, 16)
+    await journey.skip_to(end_of_day(late) - timedelta(hours=3))
+    await journey.decide(handle, "chair_sign_off", signed_on=late)
+    status = await journey.sent(handle, "report_to_national_panel")
+    assert deadline(status, Clock.RAPID_REVIEW_SUBMISSION).status is DeadlineStatus.MISSED
+    panel = messages_to(status, "report_to_national_panel")[0]
+
+    on_time = add_working_days(today, 14)
+    await correct(journey, handle, "chair_sign_off", "Signed on the 14th working day; typed late.", signed_on=on_time)
+    status = await journey.sent(handle, "decision_corrected")
+    assert deadline(status, Clock.RAPID_REVIEW_SUBMISSION).status is DeadlineStatus.MET
+    assert deadline(status, Clock.PANEL_RESPONSE).due_on == add_working_days(on_time, 15)
+    assert set(panel) <= set(messages_to(status, "decision_corrected")[0])  # the Panel hears of it
+
+
+async def test_a_dsp_decision_corrected_tells_the_notifier_who_received_the_form(journey):
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    status = await journey.sent(handle, "form_to_notifier")
+    notifier = messages_to(status, "form_to_notifier")[0]
+    await correct(journey, handle, "dsp_decision", "The rationale was incomplete.", meeting_held_on=today, rationale="The full rationale.")
+    status = await journey.sent(handle, "decision_corrected")
+    assert set(notifier) <= set(messages_to(status, "decision_corrected")[0])
+    (notice,) = corrected_notices(journey, handle.id)
+    assert set(notifier) <= {address.strip() for address in notice["To"].split(",")}
+
+
+async def correct_form(handle, reason: str, **facts):
+    body = {"recorded_by": "business.unit@example.org"} | {k: v.isoformat() for k, v in facts.items()}
+    signature = signed(handle.id, Decision(name=FORM, body=body)).signature
+    return await handle.execute_update(CaseWorkflow.correct, Correction(name=FORM, body=body, reason=reason, signature=signature))
+
+
+async def test_the_forms_dates_corrected_move_the_clocks_they_start_and_tell_the_notifier(journey):
+    today = await journey.today()
+    typo = add_working_days(today, -3)  # received today, typed three working days early: missed on entry
+    handle = await journey.start_serious_incident(serious_incident_form(typo))
+    await journey.wait_for(handle, lambda s: deadline(s, Clock.DSP_MEETING).status is DeadlineStatus.MISSED)
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    status = await journey.sent(handle, "form_to_notifier")
+    notifier = messages_to(status, "form_to_notifier")[0]
+    assert deadline(status, Clock.DSP_MEETING).status is DeadlineStatus.MISSED
+
+    await correct_form(handle, "Received today; the date was mistyped.", received_on=today, became_aware_on=today)
+    status = await journey.sent(handle, "decision_corrected")
+    dsp = deadline(status, Clock.DSP_MEETING)
+    assert (dsp.starts_on, dsp.due_on, dsp.status) == (today, add_working_days(today, 2), DeadlineStatus.MET)
+    panel = deadline(status, Clock.PANEL_NOTIFICATION)
+    assert (panel.starts_on, panel.due_on) == (today, add_working_days(today, 5))
+    assert status.received_on == today
+    correction = status.decisions[-1]
+    assert (correction.name, correction.via, correction.recorded_by) == ("form", "correction", "operations@localhost")
+    assert set(notifier) <= set(messages_to(status, "decision_corrected")[0])
+    (notice,) = corrected_notices(journey, handle.id)
+    body = notice.get_body(preferencelist=("plain",)).get_content()
+    assert f"As first recorded: received_on {typo}; became_aware_on {typo}" in body
+
+
+@pytest.mark.parametrize(
+    ("facts", "reason"),
+    [
+        ({"received_on": 1}, "would then come before the form's receipt"),
+        ({"received_on": 0, "became_aware_on": -1}, None),
+        ({"received_on": -1, "became_aware_on": 0}, "is after received_on"),
+    ],
+)
+async def test_a_form_correction_that_cannot_be_is_refused(journey, facts, reason):
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(add_working_days(today, -2)))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=add_working_days(today, -1))
+    await journey.sent(handle, "form_to_notifier")
+    dates = {key: add_working_days(today, offset - 2) if offset <= 0 else today for key, offset in facts.items()}
+    if reason is None:  # a valid correction, for contrast: accepted
+        await correct_form(handle, "Mistyped.", **dates)
+        return
+    before = await journey.status(handle)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await correct_form(handle, "Mistyped.", **dates)
+    assert reason in str(refused.value.cause)
+    assert (await journey.status(handle)).model_dump() == before.model_dump()

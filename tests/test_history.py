@@ -351,9 +351,11 @@ MESSAGE_SUMMARIES = {
     "lcspr_contribution_request": "¶5.3",
     "publication_copies": "¶5.5",
     "public_until_reached": "reached",
+    "entered_after_the_fact": "already past",
 }
-# A deadline's timers say which reminder or the deadline itself; any other timer names its paragraph.
-TIMER_SUMMARY = re.compile(r"^(Reminder \d+|Deadline): \S|^¶\d+\.\d+ \S")
+# A deadline's timers say which reminder or the deadline itself; the summary of a case entered after
+# the fact says so; any other timer names its paragraph.
+TIMER_SUMMARY = re.compile(r"^(Reminder \d+|Deadline): \S|^Entered after the fact: \S|^¶\d+\.\d+ \S")
 
 
 async def missed_then_withdrawn(journey: Journey) -> WorkflowHandle:

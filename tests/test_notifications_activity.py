@@ -23,7 +23,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import send_message
 from models.case import MessageRequest, Role, SentMessage
-from models.messages import COMMON_FIELDS, DELIVERY_FIELDS, MESSAGES, AgencyRequest, DeadlineMessage, Message
+from models.messages import COMMON_FIELDS, DELIVERY_FIELDS, MESSAGES, AgencyRequest, DeadlineMessage, Message, Numbered
 from models.forms import LocalAuthority, SeriousIncidentForm
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -374,6 +374,25 @@ TEMPLATE_CASES = [
         ["has been corrected: dsp_decision (correction 1)", "Reason: The meeting date was mistyped.",
          "As first recorded: meeting_held_on 2025-12-30", "As corrected: meeting_held_on 2025-12-24"],
     ),
+    # workflows/contributions.py, rapid_review.py: changes practice needs
+    (
+        "contribution_due_extended", [], "contribution-due-extended/cleveland-police/1",
+        {"agency": "Cleveland Police", "due_on": "2026-01-12", "reason": "Records held by two services.", "number": "1"},
+        ["given Cleveland Police more time", "due by the end of 2026-01-12", "Reason: Records held by two services."],
+    ),
+    (
+        "rapid_review_rescheduled", [Role.RAPID_REVIEW_PANEL, Role.BUSINESS_UNIT], "rapid-review-rescheduled/1",
+        {"meeting_on": "2026-01-14", "was_on": "2026-01-13", "reason": "The police DSP cannot attend.", "number": "1"},
+        ["set for 2026-01-13, is now on 2026-01-14", "Reason: The police DSP cannot attend."],
+    ),
+    # workflows/catch_up.py: a case entered after the fact
+    (
+        "entered_after_the_fact", [Role.BUSINESS_UNIT], "entered-after-the-fact/1",
+        {"number": "1", "overdue": "- DSP teleconference and decision: due 2025-06-03; met (step on 2025-06-02)",
+         "not_sent": "- Ask Cleveland Police for its chronology (for 2025-06-20)"},
+        ["entered with dates in the past (summary 1)", "DSP teleconference and decision: due 2025-06-03; met",
+         "Ask Cleveland Police for its chronology (for 2025-06-20)"],
+    ),
     # workflows/local_review.py
     (
         "lcspr_contribution_request", [], "lcspr-contribution-request/cleveland-police",
@@ -405,6 +424,7 @@ TEMPLATE_CASES = [
 EXTRA_FIELDS: dict[str, dict] = {
     "contribution_request": {"addresses": ["chronologies@police.example.org"]},
     "lcspr_contribution_request": {"addresses": ["chronologies@police.example.org"]},
+    "contribution_due_extended": {"addresses": ["chronologies@police.example.org"]},
     "deadline_reminder": {"deadline_step": "dsp_meeting", "remind": [Role.BUSINESS_UNIT], "number": 1},
     "deadline_escalation": {"deadline_step": "dsp_meeting", "escalate": [Role.ESCALATION, Role.BUSINESS_UNIT]},
     "public_until_reached": {"deadline_step": "public_until"},
@@ -422,7 +442,7 @@ def test_every_kind_of_message_has_its_template_and_a_case():
     def subclasses(kind: type[Message]) -> set[type[Message]]:
         return {kind}.union(*(subclasses(sub) for sub in kind.__subclasses__()))
 
-    assert subclasses(Message) - {Message, DeadlineMessage, AgencyRequest} == set(MESSAGES)
+    assert subclasses(Message) - {Message, DeadlineMessage, AgencyRequest, Numbered} == set(MESSAGES)
     assert sorted(KINDS) == sorted(p.stem for p in TEMPLATES.glob("*.txt"))
     assert sorted(case[0] for case in TEMPLATE_CASES) == sorted(KINDS)
 

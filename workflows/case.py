@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
     from models.messages import CaseWithdrawnNotice, Message
 
+from workflows.catch_up import CatchUp
 from workflows.clocks import Clocks
 from workflows.messaging import Messenger
 from workflows.register_feed import RegisterFeed
@@ -82,6 +83,7 @@ class Case:
         self.register = RegisterFeed(self)
         self.clocks = Clocks(self)
         self.messenger = Messenger(self)
+        self.catch_up = CatchUp(self)
         self.web_ui = WebUI()
         self.logged_stage = stage
         self.log("case_opened", kind.value, f"received {received_on}", write_now=False)
@@ -104,8 +106,8 @@ class Case:
     ) -> None:
         self.register.log(kind, name, detail, write_now, actor)
 
-    async def send(self, message: Message) -> None:
-        await self.messenger.send(message)
+    async def send(self, message: Message) -> MessageRecord:
+        return await self.messenger.send(message)
 
     def publish(self) -> None:
         """Note a new stage for the register, and show the case in the Web UI."""

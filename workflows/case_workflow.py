@@ -13,8 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from models import messages
-    from models.case import FINAL_STAGES, CaseKind, CaseStatus, DecisionReceipt, DecisionRecord, Stage
+    from models.case import FINAL_STAGES, CaseKind, CaseStatus, Clock, DecisionReceipt, Stage
     from models.forms import LearningRequestForm, SeriousIncidentForm
     from models.dates import describe_validation_error, london_today
     from models.identity import Person
@@ -24,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.case import Case, CaseEnded
 from workflows.refusals import CASE_ID, REFUSED_SIGNALS_KEPT, bounded, known_name, stated_recorder
-from workflows.corrections import apply_correction, changed_fields, check_correction, summary_of
+from workflows.corrections import check_correction, record_correction
+from workflows.form_facts import check_form_facts, correct_form, is_form
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +40,8 @@ class CaseWorkflow:
     invalid_start: str | None = None  # why the case could not start (a direct start with a bad id or input)
     PARTS: ClassVar[tuple[Any, ...]] = ()  # the classes of `parts()`, for what is known before a case runs
     OPENED_BY: ClassVar[str] = "the form's receipt"  # the step a decision answers when no later one does
+    FORM_CLOCKS: ClassVar[dict[str, Clock]] = {}  # the clocks that run from the form's dates (form_facts.py)
+    FORM_TOLD: ClassVar[frozenset[str]] = frozenset()  # the templates that carried the form: told of a correction
     case: Case
     intake: DecisionIntake
 
@@ -192,48 +194,31 @@ class CaseWorkflow:
     @workflow.update(name="correct")
     async def correct(self, correction: Correction) -> DecisionReceipt:
         """A recorded decision's content put right (workflows/corrections.py): the reason and the person
-        are recorded, the original stays in the audit, its clock is judged again, the Business Unit told."""
-        case = self.case
+        are recorded, the original stays in the audit, its clocks are judged again, those told are told."""
+        if is_form(correction):  # the form's dates (workflows/form_facts.py)
+            await correct_form(self, correction)
+            return DecisionReceipt(case_id=self.case.case_id, name=correction.name, stage=self.case.stage)
         corrected, person = self.check_correction(correction)
-        original = apply_correction(self.intake, corrected)
         by = person.email if person else corrected.recorded_by
-        replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
-        case.decisions.append(
-            DecisionRecord(
-                name=corrected.name,
-                accepted=True,
-                reason=correction.reason,
-                received_at=workflow.now(),
-                via="correction",
-                recorded_by=by,
-                replaces=replaced,
-            )
-        )
-        changes = changed_fields(original, corrected)
-        case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=by)
-        case.publish()
-        number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
-        await case.send(
-            messages.DecisionCorrected(
-                decision=corrected.name,
-                number=number,
-                reason=correction.reason,
-                corrected_by=by or "(not recorded)",
-                was=summary_of(original, changes),
-                now=summary_of(corrected, changes),
-            )
-        )
-        return DecisionReceipt(case_id=case.case_id, name=corrected.name, stage=case.stage)
+        await record_correction(self.case, self.intake, correction, corrected, by)
+        return DecisionReceipt(case_id=self.case.case_id, name=corrected.name, stage=self.case.stage)
 
     @correct.validator
     def validate_correction(self, correction: Correction) -> None:
+        if is_form(correction):
+            self.check_open()
+            check_form_facts(self, correction)
+            return
         self.check_correction(correction)
 
-    def check_correction(self, correction: Correction) -> tuple[DecisionModel, Person | None]:
+    def check_open(self) -> None:
         if self.invalid_start:
             raise DecisionRefused(f"the case did not start: {self.invalid_start}")
         if self.case.stage in FINAL_STAGES:
             raise DecisionRefused(f"the case is {self.case.stage.value}: it takes no more corrections")
+
+    def check_correction(self, correction: Correction) -> tuple[DecisionModel, Person | None]:
+        self.check_open()
         accepted = {d.name for d in self.case.decisions if d.accepted}
         corrected = check_correction(self.intake, correction, accepted, self.case.today())
         return corrected, self.verify(correction.decision(), corrected)

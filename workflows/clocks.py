@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from workflows.case import Case
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
+AFTER_THE_FACT = "after-the-fact-entry"  # workflow.patched: past deadlines summarised, not escalated
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Clocks:
         self.case = case
         self.done_before_set: dict[str, date] = {}  # steps recorded before their clock was set up
         self.watchers: list[asyncio.Task[None]] = []
+        self.watches: dict[str, Watch] = {}  # who hears of each deadline
+        self.moves: dict[str, int] = {}  # how often each deadline was moved (a correction, a changed date)
+        self.moved_to: dict[str, Deadline] = {}  # the deadline as last computed after a move
 
     async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
         assert self.case.partnership is not None, "look up the partnership first"
@@ -68,7 +72,10 @@ class Clocks:
         )
         key = deadline_key(clock, subject)
         self.case.deadlines[key] = record
+        self.watches[key] = watch
         self.case.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
+        if deadline.due_at <= workflow.now() and workflow.patched(AFTER_THE_FACT):
+            self.case.catch_up.overdue(record)  # ended before it was set: summarised, never escalated
         step_on = self.done_before_set.pop(key, None)
         if step_on is not None:
             self.judge(record, step_on)
@@ -96,6 +103,32 @@ class Clocks:
             record.status = DeadlineStatus.OPEN
         self.judge(record, step_on)
 
+    async def move(self, clock: Clock, starts_on: date, subject: str | None = None, due_on: date | None = None) -> None:
+        """A deadline's start (or, for a date people set, its end) changed: computed again, judged again
+        if its step has happened, and otherwise watched to its new end (reminders and escalation anew)."""
+        key = deadline_key(clock, subject)
+        record = self.case.deadlines.get(key)
+        if record is None or record.status is DeadlineStatus.CANCELLED:
+            return  # not set yet: it is set from the corrected date when its time comes
+        deadline = await self.compute(clock, starts_on, due_on)
+        was_due, was = record.due_on, record.status
+        record.starts_on, record.due_on, record.due_at, record.rule = (
+            deadline.starts_on, deadline.due_on, deadline.due_at, deadline.rule
+        )
+        self.moves[key] = self.moves.get(key, 0) + 1
+        self.moved_to[key] = deadline
+        self.case.log("deadline_moved", key, f"due {was_due}, now {deadline.due_on} ({deadline.rule})")
+        if deadline.due_at > workflow.now():
+            self.case.catch_up.overdue_keys.discard(key)  # live again: escalated if missed
+        if record.step_on is not None:
+            record.status = DeadlineStatus.OPEN
+            self.judge(record, record.step_on)
+        elif was is DeadlineStatus.MISSED and deadline.due_at > workflow.now():  # watched again to its new end
+            record.status = DeadlineStatus.OPEN
+            self.watchers.append(asyncio.create_task(self.watch(record, deadline, self.watches[key])))
+        # an open deadline's watcher wakes (`moves`) and watches the new end
+        self.case.publish()
+
     def cancel(self, clock: Clock, subject: str | None = None) -> None:
         record = self.case.deadlines.get(deadline_key(clock, subject))
         if record is not None and record.status is DeadlineStatus.OPEN:
@@ -119,52 +152,69 @@ class Clocks:
         )
 
     async def watch(self, record: DeadlineRecord, deadline: Deadline, watch: Watch) -> None:
+        """Reminders before the deadline ends, the escalation when it is missed; watched anew when moved."""
+        key = deadline_key(record.key, record.subject)
+        while await self.watch_once(record, deadline, watch, key, self.moves.get(key, 0)):
+            deadline = self.moved_to[key]
+
+    async def watch_once(self, record: DeadlineRecord, deadline: Deadline, watch: Watch, key: str, moves: int) -> bool:
+        """Watch one computed deadline; True if it was moved while open (then watch the new one)."""
         about = {
             "deadline_step": record.key.value + (f"/{slug(record.subject)}" if record.subject else ""),
             "deadline_title": record.title,
             "due_on": deadline.due_on,
             "deadline_rule": deadline.rule,
             "needed": deadline.needed,
+            "moves": moves,
         }
         reminders = deadline.reminders_at if watch.remind or watch.remind_addresses else []
-        for number, reminder_at in enumerate(reminders, start=1):
+        for number, reminder_at in enumerate(reminders, start=record.reminders_sent + 1):
             if reminder_at <= workflow.now():
                 continue  # a reminder whose moment has passed is not sent late
-            if not await self.open_at(record, reminder_at, f"Reminder {number}: {record.title}"):
-                return
+            if not await self.open_at(record, reminder_at, f"Reminder {number}: {record.title}", key, moves):
+                return self.moved_while_open(record, key, moves)
             await self.case.send(
                 DeadlineReminder(
                     **about, remind=watch.remind, number=number, addresses=watch.remind_addresses, owner=watch.owner
                 )
             )
             record.reminders_sent += 1
-        if not await self.open_at(record, deadline.due_at, f"Deadline: {record.title}"):
-            return
-        key = deadline_key(record.key, record.subject)
+        if not await self.open_at(record, deadline.due_at, f"Deadline: {record.title}", key, moves):
+            return self.moved_while_open(record, key, moves)
         if watch.reached:  # the clock is met by running out: the Business Unit is told
             record.status, record.step_on = DeadlineStatus.MET, deadline.due_on
             self.case.log("deadline_met", key, f"{deadline.due_on} reached")
             self.case.publish()
             published_on, url = watch.reached
             await self.case.send(PublicUntilReached(**about, published_on=published_on, url=url))
-            return
+            return False
         record.status = DeadlineStatus.MISSED
+        if self.case.catch_up.holds(record):  # it had ended before it was set (catch_up.py): no escalation
+            self.case.log("deadline_missed", key, "it had ended before it was set: not escalated")
+            self.case.publish()
+            return False
         record.escalated = True
         self.case.log("deadline_missed", key, "nothing recorded by the end of the day")
         self.case.publish()
         await self.case.send(DeadlineEscalation(**about, escalate=watch.escalate))
+        return False
 
-    async def open_at(self, record: DeadlineRecord, moment: datetime, summary: str) -> bool:
-        """Sleep until `moment` unless the deadline closes first; True if it is still open then."""
+    def moved_while_open(self, record: DeadlineRecord, key: str, moves: int) -> bool:
+        return record.status is DeadlineStatus.OPEN and self.moves.get(key, 0) != moves
+
+    async def open_at(self, record: DeadlineRecord, moment: datetime, summary: str, key: str, moves: int) -> bool:
+        """Sleep until `moment` unless the deadline closes or moves first; True if it is open and unmoved then."""
         delay = moment - workflow.now()
         if delay > timedelta(0):
             try:
                 await workflow.wait_condition(
-                    lambda: record.status is not DeadlineStatus.OPEN, timeout=delay, timeout_summary=summary
+                    lambda: record.status is not DeadlineStatus.OPEN or self.moves.get(key, 0) != moves,
+                    timeout=delay,
+                    timeout_summary=summary,
                 )
             except asyncio.TimeoutError:
                 pass
-        return record.status is DeadlineStatus.OPEN
+        return record.status is DeadlineStatus.OPEN and self.moves.get(key, 0) == moves
 
     async def settle(self, cancel_sends: bool = False) -> None:
         """Let reminders and escalations in flight finish; a withdrawn case stops those still trying."""

@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.case import DecisionRecord
     from models.decisions import Correction, DecisionModel, DecisionRefused, outcome_of, parse_decision
+    from models.messages import DecisionCorrected
 
 from workflows.intake import answered
+from workflows.refusals import bounded
 
 if TYPE_CHECKING:
-    from workflows.intake import DecisionIntake
+    from workflows.case import Case
+    from workflows.intake import DecisionIntake, Takes
 
 
 def check_correction(intake: DecisionIntake, correction: Correction, accepted: set[str], today: date) -> DecisionModel:
@@ -86,12 +90,61 @@ def summary_of(decision: DecisionModel, fields: str) -> str:
     return "; ".join(dated) or "see the case"
 
 
-def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> DecisionModel:
-    """Replace the kept decision and judge again the clock it closed; the original is returned."""
+MOVES_STARTED_CLOCKS = "corrections-move-started-clocks"  # workflow.patched: corrections from 0.3
+
+
+async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> DecisionModel:
+    """Replace the kept decision, judge again the clock it closed and move the clock it started; the
+    original is returned."""
     part, row = intake.rows[corrected.name]
     assert row.keep is not None
     original: DecisionModel = getattr(part, row.keep)
     setattr(part, row.keep, corrected)
-    if row.stops and corrected.happened_on is not None:
-        intake.case.clocks.rejudge(row.stops, corrected.happened_on)
+    happened_on = corrected.happened_on
+    if row.stops and happened_on is not None:
+        intake.case.clocks.rejudge(row.stops, happened_on)
+    if row.starts and happened_on is not None and happened_on != original.happened_on:
+        if workflow.patched(MOVES_STARTED_CLOCKS):
+            await intake.case.clocks.move(row.starts, happened_on)
     return original
+
+
+def told_of(case: Case, row: Takes[Any, Any]) -> list[str]:
+    """Everyone the decision's messages reached (`Takes.tells`): they hear of its correction."""
+    templates = {message.template for message in row.tells}
+    addresses = {address for m in case.messages if m.template in templates and m.status == "sent" for address in m.to}
+    return sorted(addresses)
+
+
+async def record_correction(case: Case, intake: DecisionIntake, correction: Correction, corrected: DecisionModel, by: str | None) -> None:
+    """The correction applied and kept: its own entry in the decisions (marking the one it replaces),
+    the audit row (reason, person, changed fields), and a notice to the Business Unit and to everyone
+    the original reached."""
+    original = await apply_correction(intake, corrected)
+    replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
+    case.decisions.append(
+        DecisionRecord(
+            name=corrected.name,
+            accepted=True,
+            reason=correction.reason,
+            received_at=workflow.now(),
+            via="correction",
+            recorded_by=by,
+            replaces=replaced,
+        )
+    )
+    changes = changed_fields(original, corrected)
+    case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=by)
+    case.publish()
+    number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
+    await case.send(
+        DecisionCorrected(
+            decision=corrected.name,
+            number=number,
+            reason=correction.reason,
+            corrected_by=by or "(not recorded)",
+            was=summary_of(original, changes),
+            now=summary_of(corrected, changes),
+            addresses=told_of(case, intake.rows[corrected.name][1]),
+        )
+    )

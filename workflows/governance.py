@@ -151,9 +151,11 @@ class Governance:
         Takes(ChairSignOff, GOVERNANCE,
               keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE,
               after="executive", now=lambda g: g.executive is not None,
-              by=SIGNED_OFF_BY_THE_CHAIR, by_with_document=frozenset({PersonRole.BUSINESS_UNIT}), document="written_sign_off"),
+              by=SIGNED_OFF_BY_THE_CHAIR, by_with_document=frozenset({PersonRole.BUSINESS_UNIT}), document="written_sign_off",
+              starts=Clock.PANEL_RESPONSE, tells=(messages.ReportToNationalPanel,)),
         Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE),
-              keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off"),
+              keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off",
+              tells=(messages.PanelDisagrees,)),
     )
 
     def details(self) -> dict[str, Any]:

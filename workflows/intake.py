@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import FINAL_STAGES, Clock, Stage
     from models.decisions import Decision, DecisionModel, DecisionName, DecisionRefused, parse_decision
     from models.identity import Person, PersonRole
+    from models.messages import Message
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -65,6 +66,8 @@ class Takes(Generic[P, D]):
     stops: Clock | None = None  # the clock its date judges, met or missed (DESIGN.md)
     moves_to: Stage | None = None  # the stage the case moves to
     then: Callable[[P, D], None] | None = None  # anything else (a stage by the outcome, closing the case)
+    starts: Clock | None = None  # the clock its date starts: moved when a correction changes the date
+    tells: tuple[type[Message], ...] = ()  # the messages that carried it: a correction notice goes to their recipients
     # when it is taken:
     after: After = None  # the step it answers: it cannot be dated before it
     check: Callable[[P, D], None] = _no_check  # rules on its content that need the case

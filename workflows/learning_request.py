@@ -108,9 +108,11 @@ class LearningRequestWorkflow(CaseWorkflow):
 
     DECISIONS: ClassVar[Table] = (
         Takes(LearningRequestDecision, at(Stage.PARTNERSHIP_DECISION),
-              keep="decision", moves_to=Stage.LEARNING_REVIEW, then=decided),
+              keep="decision", moves_to=Stage.LEARNING_REVIEW, then=decided,
+              tells=(messages.LearningReviewConvened, messages.LearningRequestRationale)),
         Takes(LearningReviewCompleted, at(Stage.LEARNING_REVIEW),
-              keep="review", then=review_completed, moves_to=Stage.MONITORING, after="decision"),
+              keep="review", then=review_completed, moves_to=Stage.MONITORING, after="decision",
+              tells=(messages.LearningReviewFindings,)),
     )
 
     def details(self) -> dict[str, Any]:

@@ -44,6 +44,9 @@ from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 CALENDAR_TIMEOUT = timedelta(minutes=1)
 
 
+PUBLICATION_DATE_MOVES_COPIES = "publication-date-moves-copies"  # workflow.patched, from 0.3
+
+
 def local_review_id(case_id: str) -> str:
     return f"{case_id}-lcspr"
 
@@ -78,6 +81,8 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.recommendations = Recommendations(self.case, answers=lambda: answered(self, "report"))
         self.schedule: PublicationScheduled | None = None
         self.copies_sent_on: date | None = None
+        self.copies_not_sent = False  # the publication date had passed when the copies were due to go
+        self.new_dates: list[date] = []  # publication dates scheduled again, the copies' deadline to move
         self.publication: Published | None = None
         self.working_days: list[date] = []
         self.open_intake(signed_decisions=commission.signed_decisions)
@@ -118,7 +123,11 @@ class LocalReviewWorkflow(CaseWorkflow):
         await self.recommendations.monitor(self.report.recommendations, self.report.received_on)
         await case.until(lambda: self.schedule is not None)
         await self.send_copies()
-        await case.until(lambda: self.publication is not None)
+        while self.publication is None:  # a publication date changed meanwhile: the copies' deadline follows
+            await case.until(lambda: self.publication is not None or bool(self.new_dates))
+            if self.new_dates and workflow.patched(PUBLICATION_DATE_MOVES_COPIES):
+                await case.clocks.move(Clock.PUBLICATION_COPIES, self.new_dates[-1])
+            self.new_dates.clear()
         await self.keep_public()
         await case.until(lambda: self.recommendations.finished() and self.public_year_over())
         assert self.publication is not None
@@ -157,7 +166,7 @@ class LocalReviewWorkflow(CaseWorkflow):
             return
         assert self.report is not None
         report_file = self.report.report_file
-        await case.send(
+        copies_message = await case.send(
             messages.PublicationCopies(
                 publication_on=schedule.publication_on,
                 copies_due_on=copies.due_on,
@@ -167,6 +176,9 @@ class LocalReviewWorkflow(CaseWorkflow):
                 document=report_file,
             )
         )
+        if copies_message.status == "not_sent":  # the publication date had passed (catch_up.py): the
+            self.copies_not_sent = True  # copies deadline stays as judged, until their date is recorded
+            return
         self.copies_sent_on = case.today()
         case.clocks.stop(Clock.PUBLICATION_COPIES, self.copies_sent_on)
         case.publish()
@@ -202,11 +214,21 @@ class LocalReviewWorkflow(CaseWorkflow):
                 "days for the copies to the Panel, the Secretary of State and Ofsted; ¶5.5 needs 7"
             )
 
+    def scheduled(self, schedule: PublicationScheduled) -> None:
+        """A schedule recorded again with the date the copies went (not sent by the case: their date had
+        passed when it was entered) judges the copies deadline by that date."""
+        if self.copies_sent_on is not None or self.copies_not_sent:
+            self.new_dates.append(schedule.publication_on)
+        if self.copies_not_sent and schedule.copies_sent_on is not None:
+            self.copies_sent_on = schedule.copies_sent_on
+            self.case.clocks.rejudge(Clock.PUBLICATION_COPIES, schedule.copies_sent_on)
+
     def check_copies_sent(self, publication: Published) -> None:
-        if self.copies_sent_on is None:
+        if self.copies_sent_on is None and not self.copies_not_sent:
             raise DecisionRefused(
-                "published: schedule the publication first (publication_scheduled): the copies to the "
-                "Panel, the Secretary of State and Ofsted go 7 working days before"
+                "published: schedule the publication first (publication_scheduled, with copies_sent_on if the "
+                "copies went outside the system): the copies to the Panel, the Secretary of State and Ofsted "
+                "go 7 working days before"
             )
 
     def terms_agreed(self, decision: TermsOfReferenceAgreed) -> None:
@@ -219,14 +241,15 @@ class LocalReviewWorkflow(CaseWorkflow):
         Takes(ReviewerCommissioned, at(Stage.LCSPR_COMMISSIONING),
               keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
         Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE),
-              keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer"),
+              keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer",
+              tells=(messages.LcsprContributionRequest,)),
         Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW),
               keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
         Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION),
-              keep="schedule", check=check_publication_date, repeats=True),
+              keep="schedule", then=scheduled, check=check_publication_date, repeats=True),
         Takes(Published, at(Stage.LCSPR_PUBLICATION),
               keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING,
-              after="report", check=check_copies_sent),
+              after="report", check=check_copies_sent, starts=Clock.PUBLIC_UNTIL),
     )
 
     def details(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MessageRecord, MessageRequest
     from models.messages import DeliveryRefused, Message
 
+from workflows.clocks import AFTER_THE_FACT
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, MESSAGE_ERRORS, SENDING
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ class Messenger:
         self.case = case
         self.keys: set[str] = set()
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message) -> MessageRecord:
+        """Send once; the record says how it went (sent, not_sent, refused, failed)."""
         case = self.case
         key = f"{case.case_id}/{message.step_key()}"
         if key in self.keys:
@@ -41,6 +43,10 @@ class Messenger:
         self.keys.add(key)
         record = MessageRecord(key=key, template=message.template)
         case.messages.append(record)
+        live_on = message.live_on()
+        if live_on is not None and live_on < case.today() and workflow.patched(AFTER_THE_FACT):
+            case.catch_up.skip(message, record)  # a request whose date has gone (catch_up.py)
+            return record
         try:
             sent = await workflow.execute_activity(
                 send_message,
@@ -70,10 +76,11 @@ class Messenger:
             if not (isinstance(cause, ApplicationError) and cause.type in MESSAGE_ERRORS):
                 raise
             await self.not_sent(record, cause)
-            return
+            return record
         record.to = sent.to
         record.status = "sent"
         case.log("message_sent", message.template, key)
+        return record
 
     async def not_sent(self, record: MessageRecord, error: ApplicationError) -> None:
         """What a retry cannot mend is recorded, shown and told to the Business Unit; the case goes on."""

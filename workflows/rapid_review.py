@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         PanelAcknowledged,
         RapidReviewConvened,
         RapidReviewMeetingHeld,
+        RapidReviewRescheduled,
     )
     from models import messages
     from models.reports import RapidReviewReportRequest
@@ -57,6 +58,8 @@ class RapidReview:
         self.convened: RapidReviewConvened | None = None
         self.contributions = AgencyContributions(case, answers=lambda: answered(self, "notification"))
         self.meeting: RapidReviewMeetingHeld | None = None
+        self.reschedules: list[RapidReviewRescheduled] = []  # recorded; the first `told` have been told
+        self.told = 0
         self.governance = Governance(
             case,
             answers=lambda: answered(self, "meeting"),
@@ -74,7 +77,10 @@ class RapidReview:
         )
         await case.until(lambda: self.convened is not None)
         await self.convene()
-        await case.until(lambda: self.meeting is not None)
+        while self.meeting is None:  # a meeting moved meanwhile: its panel and agencies are told
+            await case.until(lambda: self.meeting is not None or self.told < len(self.reschedules))
+            if self.told < len(self.reschedules):
+                await self.tell_rescheduled()
         await self.to_governance()
         await self.governance.run()
 
@@ -179,14 +185,57 @@ class RapidReview:
     def name_agencies(self, decision: RapidReviewConvened) -> None:
         self.contributions.name([(a.name, decision.contributions_due_on) for a in decision.agencies])
 
+    def convened_on(self) -> date:
+        assert self.convened is not None
+        return self.convened.meeting_on
+
+    def meeting_on(self) -> date | None:
+        """The meeting's date: as convened, or as last rescheduled."""
+        if self.reschedules:
+            return self.reschedules[-1].meeting_on
+        return self.convened.meeting_on if self.convened else None
+
+    async def tell_rescheduled(self) -> None:
+        change = self.reschedules[self.told]
+        was_on = self.reschedules[self.told - 1].meeting_on if self.told else self.convened_on()
+        self.told += 1
+        await self.case.send(
+            messages.RapidReviewRescheduledNotice(
+                meeting_on=change.meeting_on,
+                was_on=was_on,
+                reason=change.reason,
+                number=self.told,
+                addresses=sorted(self.contributions.emails.values()),
+            )
+        )
+
+    def check_rescheduled(self, decision: RapidReviewRescheduled) -> None:
+        """¶4.2: a meeting moved within the Rapid Review's 15 working days, to a date it does not have."""
+        submission = self.case.deadlines.get(deadline_key(Clock.RAPID_REVIEW_SUBMISSION))
+        if decision.meeting_on == self.meeting_on():
+            raise DecisionRefused(f"rapid_review_rescheduled: the meeting is already on {decision.meeting_on}")
+        if submission is not None and decision.meeting_on > submission.due_on:
+            raise DecisionRefused(
+                f"rapid_review_rescheduled: meeting_on ({decision.meeting_on}) is after the "
+                f"rapid_review_submission deadline ({submission.due_on}); the Rapid Review must reach the Panel by then"
+            )
+
+    def rescheduled(self, decision: RapidReviewRescheduled) -> None:
+        self.reschedules.append(decision)
+
     DECISIONS: Table = (
         Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification", by=RECORDED_BY_NOTIFIERS),
         Takes(RapidReviewConvened, at(Stage.RAPID_REVIEW),
               keep="convened", then=name_agencies, moves_to=Stage.RAPID_REVIEW_MEETING,
-              check=check_convened, by=RECORDED_BY_RAPID_REVIEW_CHAIRS),
+              check=check_convened, by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
+              tells=(messages.RapidReviewDetails, messages.ContributionRequest)),
+        Takes(RapidReviewRescheduled, at(Stage.RAPID_REVIEW_MEETING),
+              then=rescheduled, after="notification", check=check_rescheduled, repeats=True,
+              by=RECORDED_BY_RAPID_REVIEW_CHAIRS),
         Takes(RapidReviewMeetingHeld, at(Stage.RAPID_REVIEW_MEETING),
               keep="meeting", moves_to=Stage.GOVERNANCE,
-              after="notification", by=RECORDED_BY_RAPID_REVIEW_CHAIRS),
+              after="notification", by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
+              tells=(messages.ImmediateActions, messages.ReportToExecutive)),
     )
 
     def details(self) -> dict[str, Any]:
@@ -194,7 +243,7 @@ class RapidReview:
         return {
             "panel_acknowledged_on": self.acknowledgement.received_on if self.acknowledgement else None,
             "rapid_review_chair": convened.chair if convened else None,
-            "rapid_review_meeting_on": convened.meeting_on if convened else None,
+            "rapid_review_meeting_on": self.meeting_on(),
             "agency_contributions": self.contributions.outstanding(),
             "recommendation": self.meeting.recommendation if self.meeting else None,
         } | self.governance.details()

@@ -39,6 +39,8 @@ class SeriousIncidentWorkflow(CaseWorkflow):
     the Rapid Review, its agencies' contributions and governance (the local review is a child workflow)."""
 
     PARTS = (RapidReview, AgencyContributions, Governance)
+    FORM_CLOCKS = {"received_on": Clock.DSP_MEETING, "became_aware_on": Clock.PANEL_NOTIFICATION}
+    FORM_TOLD = frozenset({messages.FormToNotifier.template, messages.DspMeetingInvitation.template})
     form: SeriousIncidentForm
 
     @workflow.init
@@ -174,14 +176,16 @@ class SeriousIncidentWorkflow(CaseWorkflow):
 
     DECISIONS: ClassVar[Table] = (
         Takes(DspDecision, at(Stage.DSP_MEETING),
-              keep="dsp_decision", stops=Clock.DSP_MEETING, then=dsp_decided, by=RECORDED_BY_DSPS),
+              keep="dsp_decision", stops=Clock.DSP_MEETING, then=dsp_decided, by=RECORDED_BY_DSPS,
+              tells=(messages.RationaleToReferrer, messages.FormToNotifier)),
         Takes(ChallengeRaised, at(Stage.CHALLENGE_WINDOW),
-              keep="challenge", moves_to=Stage.DISPUTE_RESOLUTION, after="dsp_decision"),
+              keep="challenge", moves_to=Stage.DISPUTE_RESOLUTION, after="dsp_decision", tells=(messages.DisputeRoute,)),
         Takes(ChallengeResolved, at(Stage.DISPUTE_RESOLUTION),
-              keep="challenge_outcome", then=challenge_resolved, after="challenge"),
+              keep="challenge_outcome", then=challenge_resolved, after="challenge", tells=(messages.ChallengeOutcome,)),
         Takes(NotificationSubmitted, at(Stage.PANEL_NOTIFICATION),
               keep="notification", stops=Clock.PANEL_NOTIFICATION, moves_to=Stage.RAPID_REVIEW,
-              after=since_decision_to_notify, by=RECORDED_BY_NOTIFIERS),
+              after=since_decision_to_notify, by=RECORDED_BY_NOTIFIERS,
+              starts=Clock.RAPID_REVIEW_SUBMISSION, tells=(messages.RapidReviewDetails, messages.ReportToNationalPanel)),
     )
 
     def details(self) -> dict[str, Any]:
