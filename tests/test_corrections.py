@@ -97,11 +97,13 @@ async def test_a_correction_cannot_put_a_decision_after_the_one_that_answers_it(
 
 
 async def test_a_repeatable_decision_is_recorded_again_not_corrected(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "agency_contribution_received", agency="Cleveland Police", received_on=today)
+    from tests.test_local_review import commissioned_case, to_final_report
+
+    case, review, today = await commissioned_case(journey)
+    await to_final_report(journey, review, today, today + timedelta(days=400))
+    await journey.decide(review, "publication_scheduled", publication_on=add_working_days(today, 30))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await correct(journey, handle, "agency_contribution_received", "Wrong kind.", agency="Cleveland Police", received_on=today)
+        await correct(journey, review, "publication_scheduled", "Wrong date.", publication_on=add_working_days(today, 31))
     assert "record it again instead" in str(refused.value.cause)
 
 
@@ -253,3 +255,59 @@ async def test_a_form_correction_that_cannot_be_is_refused(journey, facts, reaso
         await correct_form(handle, "Mistyped.", **dates)
     assert reason in str(refused.value.cause)
     assert (await journey.status(handle)).model_dump() == before.model_dump()
+
+
+async def test_an_agency_contribution_corrected_judges_its_clock_again(journey):
+    handle, today = await journey.notified_case()
+    due, meeting = await journey.convene_rapid_review(handle, today)
+    late = add_working_days(due, 1)
+    await journey.skip_to(end_of_day(late) - timedelta(hours=3))
+    await journey.decide(handle, "agency_contribution_received", agency="Cleveland Police", received_on=late)
+    status = await journey.status(handle)
+    police = next(d for d in status.deadlines if d.subject == "Cleveland Police")
+    assert police.status is DeadlineStatus.MISSED
+    await correct(journey, handle, "agency_contribution_received", "Received on time; typed late.", agency="Cleveland Police", received_on=today)
+    status = await journey.sent(handle, "decision_corrected")
+    police = next(d for d in status.deadlines if d.subject == "Cleveland Police")
+    assert (police.status, police.step_on) == (DeadlineStatus.MET, today)
+    assert status.details["agency_contributions"][0]["received_on"] == today.isoformat()
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # an agency with nothing recorded yet
+        await correct(journey, handle, "agency_contribution_received", "x", agency="North Tees and Hartlepool NHS Foundation Trust", received_on=today)
+    assert "no agency_contribution_received of North Tees and Hartlepool NHS Foundation Trust is recorded" in str(refused.value.cause)
+
+
+async def test_the_panels_response_corrected_judges_its_clock_again(journey):
+    handle, today = await journey.notified_case()
+    await journey.convene_rapid_review(handle, today)
+    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    await journey.decide(handle, "executive_decision", decided_on=today, commission_lcspr=True)
+    await journey.decide(handle, "chair_sign_off", signed_on=today)
+    status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
+    due = deadline(status, Clock.PANEL_RESPONSE).due_on
+    late = add_working_days(due, 2)
+    await journey.skip_to(end_of_day(late) - timedelta(hours=3))
+    await journey.decide(handle, "panel_response", received_on=late)
+    status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE).status is DeadlineStatus.MISSED)
+    await correct(journey, handle, "panel_response", "The Panel replied on time; typed late.", received_on=due)
+    status = await journey.sent(handle, "decision_corrected")
+    assert (deadline(status, Clock.PANEL_RESPONSE).status, deadline(status, Clock.PANEL_RESPONSE).step_on) == (DeadlineStatus.MET, due)
+
+
+async def test_the_publication_corrected_judges_the_six_months_again_and_moves_the_year_public(journey):
+    from tests.test_local_review import commissioned_case, to_final_report
+    from models.working_days import add_calendar_months
+
+    case, review, today = await commissioned_case(journey)
+    await to_final_report(journey, review, today, today + timedelta(days=400))
+    publication_on = add_working_days(today, 30)
+    await journey.decide(review, "publication_scheduled", publication_on=publication_on)
+    await journey.sent(review, "publication_copies")
+    await journey.skip_to(end_of_day(add_working_days(today, 32)) - timedelta(hours=3))
+    typo = add_working_days(today, 32)
+    await journey.decide(review, "published", published_on=typo)
+    await journey.wait_for(review, lambda s: deadline(s, Clock.PUBLIC_UNTIL) is not None)
+    await correct(journey, review, "published", "Published on the planned day; typed two days late.", published_on=publication_on)
+    status = await journey.sent(review, "decision_corrected")
+    assert deadline(status, Clock.LCSPR_PUBLICATION).step_on == publication_on
+    public = deadline(status, Clock.PUBLIC_UNTIL)
+    assert (public.starts_on, public.due_on) == (publication_on, add_calendar_months(publication_on, 12))

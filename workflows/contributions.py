@@ -139,10 +139,6 @@ class AgencyContributions:
         if decision.agency in self.received:
             raise DecisionRefused(f"agency_contribution_received: the contribution of {decision.agency} is already recorded")
 
-    def contribution_received(self, decision: AgencyContributionReceived) -> None:
-        self.received[decision.agency] = decision
-        self.case.clocks.stop(Clock.AGENCY_CONTRIBUTION, decision.received_on, subject=decision.agency)
-
     def outstanding(self) -> list[dict[str, Any]]:
         """Per agency named: what is outstanding, for `status`."""
         return [
@@ -163,7 +159,8 @@ class AgencyContributions:
 
     DECISIONS: Table = (
         Takes(AgencyContributionReceived, ASKED,
-              then=contribution_received, after=since, check=check_received, repeats=True),
+              keep="received", each="agency", stops=Clock.AGENCY_CONTRIBUTION,
+              after=since, check=check_received, repeats=True),
         Takes(AgencyAdded, ASKED,
               then=added, after=since, check=check_added, repeats=True, now=asked),
         Takes(ContributionDueExtended, ASKED,

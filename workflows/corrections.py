@@ -40,9 +40,12 @@ def check_correction(intake: DecisionIntake, correction: Correction, accepted: s
     if known is None or name not in accepted:
         raise DecisionRefused(f"correct {name}: no {name} is recorded on this case to correct")
     part, row = known
-    if row.repeats or not row.keep:
+    if not row.keep or (row.repeats and not row.each):
         raise DecisionRefused(f"correct {name}: record it again instead; a decision that may repeat is not corrected")
-    original: DecisionModel = getattr(part, row.keep)
+    subject = getattr(corrected, row.each) if row.each else None
+    original = kept(part, row, subject)
+    if original is None:
+        raise DecisionRefused(f"correct {name}: no {name} of {subject} is recorded on this case to correct")
     if outcome_of(original) != outcome_of(corrected):
         raise DecisionRefused(
             f"correct {name}: a correction cannot change the route ({outcome_of(original)} to {outcome_of(corrected)}); "
@@ -52,7 +55,7 @@ def check_correction(intake: DecisionIntake, correction: Correction, accepted: s
     happened_on = corrected.happened_on
     if happened_on is not None and happened_on < step_on:
         raise DecisionRefused(f"correct {name}: {corrected.happened_field} ({happened_on}) is before {step} ({step_on})")
-    conflict = answered_before(intake, part, row.keep, corrected)
+    conflict = None if row.each else answered_before(intake, part, row.keep, corrected)
     if conflict is not None:
         raise DecisionRefused(
             f"correct {name}: {conflict.name} ({conflict.happened_on}) would then come before {corrected.step} ({happened_on})"
@@ -66,15 +69,22 @@ def answered_before(intake: DecisionIntake, part: Any, keep: str, corrected: Dec
     setattr(part, keep, corrected)  # tried in place (a handler runs alone), and put back
     try:
         for other_part, other in intake.rows.values():
-            kept: DecisionModel | None = getattr(other_part, other.keep) if other.keep else None
-            if kept is None or kept is corrected or kept.happened_on is None:
+            held = kept(other_part, other) if other.keep and not other.each else None
+            if held is None or held is corrected or held.happened_on is None:
                 continue
             step = answered(other_part, other.after)
-            if step is not None and kept.happened_on < step[1]:
-                return kept
+            if step is not None and held.happened_on < step[1]:
+                return held
         return None
     finally:
         setattr(part, keep, original)
+
+
+def kept(part: Any, row: Takes[Any, Any], subject: str | None = None) -> DecisionModel | None:
+    """The decision a row keeps: the one, or with `each` the one of `subject`."""
+    assert row.keep is not None
+    held = getattr(part, row.keep)
+    return held.get(subject) if row.each else held
 
 
 def changed_fields(original: DecisionModel, corrected: DecisionModel) -> str:
@@ -98,11 +108,16 @@ async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> 
     original is returned."""
     part, row = intake.rows[corrected.name]
     assert row.keep is not None
-    original: DecisionModel = getattr(part, row.keep)
-    setattr(part, row.keep, corrected)
+    subject = getattr(corrected, row.each) if row.each else None
+    original = kept(part, row, subject)
+    assert original is not None
+    if row.each:
+        getattr(part, row.keep)[subject] = corrected
+    else:
+        setattr(part, row.keep, corrected)
     happened_on = corrected.happened_on
     if row.stops and happened_on is not None:
-        intake.case.clocks.rejudge(row.stops, happened_on)
+        intake.case.clocks.rejudge(row.stops, happened_on, subject=subject)
     if row.starts and happened_on is not None and happened_on != original.happened_on:
         if workflow.patched(MOVES_STARTED_CLOCKS):
             await intake.case.clocks.move(row.starts, happened_on)

@@ -46,7 +46,7 @@ def check_form_facts(flow: CaseWorkflow, correction: Correction) -> tuple[FormFa
     if aware is not None and aware > facts.received_on:
         raise DecisionRefused(f"correct form: became_aware_on ({aware}) is after received_on ({facts.received_on})")
     for part, row in flow.intake.rows.values():
-        kept = getattr(part, row.keep) if row.keep else None
+        kept = getattr(part, row.keep) if row.keep and not row.each else None
         if kept is not None and kept.happened_on is not None and answered(part, row.after) is None:
             if kept.happened_on < facts.received_on:
                 raise DecisionRefused(

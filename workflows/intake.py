@@ -62,7 +62,8 @@ class Takes(Generic[P, D]):
     model: type[D]
     at: frozenset[Stage]  # the stages that take it
     # what it changes, in this order (state only, no awaiting):
-    keep: str | None = None  # the part's attribute that keeps the decision
+    keep: str | None = None  # the part's attribute that keeps the decision (with `each`: a dict of them)
+    each: str | None = None  # a decision kept once per subject (an agency): the field naming it
     stops: Clock | None = None  # the clock its date judges, met or missed (DESIGN.md)
     moves_to: Stage | None = None  # the stage the case moves to
     then: Callable[[P, D], None] | None = None  # anything else (a stage by the outcome, closing the case)
@@ -165,11 +166,14 @@ class DecisionIntake:
 
     def apply(self, decision: DecisionModel) -> None:
         part, row = self.rows[decision.name]
-        if row.keep:
+        subject = getattr(decision, row.each) if row.each else None
+        if row.keep and row.each:
+            getattr(part, row.keep)[subject] = decision
+        elif row.keep:
             setattr(part, row.keep, decision)
         if row.stops:
             assert decision.happened_on is not None, f"{decision.name} stops a clock: it needs its date"
-            self.case.clocks.stop(row.stops, decision.happened_on)
+            self.case.clocks.stop(row.stops, decision.happened_on, subject=subject)
         if row.moves_to:
             self.case.stage = row.moves_to
         if row.then:
