@@ -39,6 +39,7 @@ class Clocks:
         self.case = case
         self.done_before_set: dict[str, date] = {}  # steps recorded before their clock was set up
         self.watchers: list[asyncio.Task[None]] = []
+        self.watched: dict[str, tuple[Deadline, Watch]] = {}  # how each clock was set, to watch it again
 
     async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
         assert self.case.partnership is not None, "look up the partnership first"
@@ -68,6 +69,7 @@ class Clocks:
         )
         key = deadline_key(clock, subject)
         self.case.deadlines[key] = record
+        self.watched[key] = (deadline, watch)
         self.case.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
         step_on = self.done_before_set.pop(key, None)
         if step_on is not None:
@@ -100,6 +102,39 @@ class Clocks:
         record = self.case.deadlines.get(deadline_key(clock, subject))
         if record is not None and record.status is DeadlineStatus.OPEN:
             record.status = DeadlineStatus.CANCELLED
+
+    def set_aside(self, clock: Clock, why: str) -> None:
+        """A clock that no longer applies (a ¶2.4 notification after a decision not to notify), open or
+        missed: cancelled, and watched no more; `reopen` puts it back."""
+        record = self.case.deadlines.get(deadline_key(clock))
+        if record is not None and record.status in (DeadlineStatus.OPEN, DeadlineStatus.MISSED) and not record.step_on:
+            record.status = DeadlineStatus.CANCELLED
+            self.case.log("deadline_cancelled", deadline_key(clock), why)
+
+    def reopen(self, clock: Clock, why: str) -> None:
+        """A clock set aside applies again: missed if it was escalated, else watched again (escalated at
+        once if its last day has passed meanwhile)."""
+        key = deadline_key(clock)
+        record = self.case.deadlines.get(key)
+        if record is None or record.status is not DeadlineStatus.CANCELLED or key not in self.watched:
+            return
+        record.status = DeadlineStatus.MISSED if record.escalated else DeadlineStatus.OPEN
+        self.case.log("deadline_reopened", key, why)
+        if not record.escalated:
+            deadline, watch = self.watched[key]
+            self.watchers.append(asyncio.create_task(self.watch(record, deadline, watch)))
+
+    async def move(self, clock: Clock, starts_on: date) -> None:
+        """A clock counted from a date that turned out otherwise (¶5.5: the actual publication, not the
+        planned one): computed again from `starts_on` and judged again by the step it records."""
+        key = deadline_key(clock)
+        record = self.case.deadlines[key]
+        deadline = await self.compute(clock, starts_on)
+        record.starts_on, record.due_on, record.due_at = deadline.starts_on, deadline.due_on, deadline.due_at
+        record.rule = deadline.rule
+        self.case.log("deadline_moved", key, f"due {record.due_on} ({record.rule})")
+        if record.step_on is not None:
+            self.rejudge(clock, record.step_on)
 
     def cancel_all(self) -> None:
         for record in self.case.deadlines.values():

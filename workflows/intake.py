@@ -63,6 +63,7 @@ class Takes(Generic[P, D]):
     # what it changes, in this order (state only, no awaiting):
     keep: str | None = None  # the part's attribute that keeps the decision
     stops: Clock | None = None  # the clock its date judges, met or missed (DESIGN.md)
+    stops_when: Callable[[P], bool] = _always  # ... only when this holds (a clock judged otherwise since)
     moves_to: Stage | None = None  # the stage the case moves to
     then: Callable[[P, D], None] | None = None  # anything else (a stage by the outcome, closing the case)
     # when it is taken:
@@ -164,7 +165,7 @@ class DecisionIntake:
         part, row = self.rows[decision.name]
         if row.keep:
             setattr(part, row.keep, decision)
-        if row.stops:
+        if row.stops and row.stops_when(part):
             assert decision.happened_on is not None, f"{decision.name} stops a clock: it needs its date"
             self.case.clocks.stop(row.stops, decision.happened_on)
         if row.moves_to:
