@@ -402,7 +402,7 @@ TEMPLATE_CASES = [
     (
         "dsp_meeting_call", [Role.DSPS, Role.BUSINESS_UNIT], "dsp-meeting-call",
         {**NEW_FORM_CONTEXT, "notification_due_on": "2025-12-29"},
-        ["by the end of 2025-12-29 (2 working days after 2025-12-23)", "all three statutory safeguarding partners",
+        ["by the end of 2025-12-29 (2 working days after 2025-12-23)", "All three statutory safeguarding partners",
          "due by the end of 2025-12-29"],
     ),
     (
