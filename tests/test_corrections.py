@@ -89,11 +89,12 @@ async def test_a_correction_that_cannot_be_is_refused_with_what_to_do(journey, n
 async def test_a_correction_cannot_put_a_decision_after_the_one_that_answers_it(journey):
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today - timedelta(days=3)))
-    await journey.decide(handle, "dsp_decision", meeting_held_on=today - timedelta(days=2))
-    await journey.decide(handle, "notification_submitted", submitted_on=today - timedelta(days=1))
+    # (a notification may precede the DSP call since issue 14, point 8: a challenge answers the meeting)
+    await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today - timedelta(days=2))
+    await journey.decide(handle, "challenge_raised", raised_on=today - timedelta(days=1))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await correct(journey, handle, "dsp_decision", "Wrong date.", meeting_held_on=today)
-    assert "notification_submitted" in str(refused.value.cause) and "would then come before the DSP meeting" in str(refused.value.cause)
+        await correct(journey, handle, "dsp_decision", "Wrong date.", decision="do_not_notify", meeting_held_on=today)
+    assert "challenge_raised" in str(refused.value.cause) and "would then come before the DSP meeting" in str(refused.value.cause)
 
 
 async def test_a_repeatable_decision_is_recorded_again_not_corrected(journey):
