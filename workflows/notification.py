@@ -55,6 +55,7 @@ class NotificationRoutes:
     learning_request: LearningRequestOpened | None
     learning_request_started: str | None
     form_forwarded: bool
+    notified_before_the_call: bool
     rapid_review: RapidReview
 
     def decided_to_notify(self) -> bool:
@@ -94,7 +95,7 @@ class NotificationRoutes:
 
     async def forward_form(self) -> None:
         """¶2.6: the form to the notifier, once, unless the LA has notified the Panel already (it happens)."""
-        if self.form_forwarded or self.notification is not None:
+        if self.form_forwarded or self.notified_before_the_call:
             return
         self.form_forwarded = True
         deadline = self.case.deadlines[Clock.PANEL_NOTIFICATION.value]

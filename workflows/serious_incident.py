@@ -58,6 +58,7 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
         self.learning_request: LearningRequestOpened | None = None
         self.learning_request_started: str | None = None
         self.form_forwarded = False
+        self.notified_before_the_call = False
         self.rapid_review = RapidReview(self.case, notified=lambda: self.notification)
         self.open_intake()
         self.case.routes = workflow.patched(PROTOCOL_ROUTES)
@@ -230,6 +231,8 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
         """¶4.2: once notified the Rapid Review begins; before the DSP call, the case waits for it."""
         if self.case.stage is Stage.PANEL_NOTIFICATION:
             self.case.stage = Stage.RAPID_REVIEW
+        else:
+            self.notified_before_the_call = True
 
     def closed_by_business_unit(self, decision: CaseClosed) -> None:
         self.case.close(f"Closed by the Business Unit on {decision.closed_on}: {decision.reason}")
