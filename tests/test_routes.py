@@ -192,6 +192,8 @@ async def test_point_05_a_panel_silent_beyond_its_clock_is_escalated_and_the_cas
     status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE).escalated)
     assert status.stage is Stage.AWAITING_PANEL_RESPONSE
     assert deadline(status, Clock.PANEL_RESPONSE).status is DeadlineStatus.MISSED  # says so
+    assert status.details["panel_silent_beyond_its_clock"] is True
+    assert messages_to(status, "deadline_escalation")[-1] == [HSSCP, ESCALATION]  # escalated
     await journey.decide(handle, "case_closed", closed_on=await journey.today(), reason="Panel chased twice; no reply.")
     final = await handle.result()
     assert final.stage is Stage.CLOSED
@@ -258,7 +260,8 @@ async def test_point_10_dsps_chairs_and_everyone_involved_are_addressed(journey)
     final = await handle.result()
     (told,) = messages_to(final, "case_withdrawn")
     assert set(told) == {
-        HSSCP, NOTIFIER, "national.panel@example.org", "police.safeguarding@example.org", "trust.safeguarding@example.org"
+        HSSCP, NOTIFIER, "national.panel@example.org", "police.safeguarding@example.org", "trust.safeguarding@example.org",
+        "rapid.review.panel.hsscp@example.org", "executive.hsscp@example.org",
     }
 
 

@@ -111,6 +111,15 @@ class Governance(PanelOutcome):
 
     async def submit_to_panel(self) -> None:
         """¶4.9: the report with the chair's final decision goes to the National Panel."""
+        assert self.sign_off is not None
+        await self.send_report_to_panel()
+        self.report_sent_to_panel_on = self.case.today()
+        await self.case.clocks.start(
+            Clock.PANEL_RESPONSE, self.sign_off.signed_on, Watch(remind=[], escalate=[Role.BUSINESS_UNIT])
+        )
+
+    async def send_report_to_panel(self) -> None:
+        """¶4.9: the report, rendered again with the chair's final decision, to the National Panel."""
         notification = self.notification()
         assert self.sign_off is not None and notification is not None
         final = await self.render_report()
@@ -121,10 +130,6 @@ class Governance(PanelOutcome):
                 final_decision=self.sign_off.final_decision,
                 document=final,
             )
-        )
-        self.report_sent_to_panel_on = self.case.today()
-        await self.case.clocks.start(
-            Clock.PANEL_RESPONSE, self.sign_off.signed_on, Watch(remind=[], escalate=[Role.BUSINESS_UNIT])
         )
 
     async def panel_replied(self) -> None:
@@ -179,6 +184,7 @@ class Governance(PanelOutcome):
             "report_sent_to_panel_on": self.report_sent_to_panel_on,
             "panel_agrees": self.panel_reply.agrees if self.panel_reply else None,
             "panel_national_review": self.panel_reply.national_review if self.panel_reply else None,
+            "panel_silent_beyond_its_clock": self.may_close() or None,
             "executive_reconsidered": self.reconsidered.commission_lcspr if self.reconsidered else None,
             "local_review_id": self.local_review.id if self.local_review else None,
         }

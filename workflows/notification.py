@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import Clock, Role, Stage
+    from models.case import Clock, Deadline, Role, Stage
     from models.decisions import CaseClosed, ChallengeRaised, ChallengeResolved, DspDecision, LearningRequestOpened
     from models.decisions import NotificationSubmitted
     from models.forms import LearningRequestForm, SeriousIncidentForm
@@ -111,6 +111,16 @@ class NotificationRoutes:
     async def reply_not_notified(self) -> None:
         """¶2.7: the rationale to the referrer. The protocol sets no time to challenge: when the
         partnership's usual time has passed the Business Unit is told, and the case waits on."""
+        case = self.case
+        window = await self.send_rationale()
+        try:
+            await self.while_not_notified(max(window.due_at - workflow.now(), timedelta(seconds=1)), window.due_on)
+        except asyncio.TimeoutError:
+            await case.send(messages.ChallengeWindowEnded(ends_on=window.due_on))
+            await self.while_not_notified(None, window.due_on)
+
+    async def send_rationale(self) -> Deadline:
+        """¶2.7: the DSPs' rationale to the referrer, with the partnership's usual time to challenge."""
         case, decision = self.case, self.dsp_decision
         assert decision is not None
         window = await case.clocks.compute(Clock.CHALLENGE_WINDOW, case.today())
@@ -122,11 +132,7 @@ class NotificationRoutes:
                 challenge_window_ends_on=window.due_on,
             )
         )
-        try:
-            await self.while_not_notified(max(window.due_at - workflow.now(), timedelta(seconds=1)), window.due_on)
-        except asyncio.TimeoutError:
-            await case.send(messages.ChallengeWindowEnded(ends_on=window.due_on))
-            await self.while_not_notified(None, window.due_on)
+        return window
 
     async def while_not_notified(self, timeout: timedelta | None, ends_on: date) -> None:
         """Wait for a challenge or the closing, opening any Learning Request recorded meanwhile (¶3.1)."""

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,6 @@ class PanelOutcome:
     reconsidered: ExecutiveReconsidered | None
     local_review: workflow.ChildWorkflowHandle[LocalReviewWorkflow, CaseStatus] | None
     notification: Callable[[], NotificationSubmitted | None]
-    render_report: Callable[[], Awaitable[str | None]]
 
     async def commission(self, decided_on: date | None = None) -> None:
         raise NotImplementedError
@@ -53,22 +52,17 @@ class PanelOutcome:
     async def panel_replied(self) -> None:
         raise NotImplementedError
 
+    async def send_report_to_panel(self) -> None:
+        raise NotImplementedError
+
     async def dispatch_to_panel(self) -> None:
         """¶4.9: the report with the final decision to the Panel, unless it went already; the day it
         reaches the Panel judges the Rapid Review and starts the Panel's clock."""
-        case, sign_off, notification = self.case, self.sign_off, self.notification()
-        assert sign_off is not None and notification is not None
+        case, sign_off = self.case, self.sign_off
+        assert sign_off is not None
         reached_on = sign_off.submitted_to_panel_on
         if reached_on is None:
-            final = await self.render_report()
-            await case.send(
-                messages.ReportToNationalPanel(
-                    notified_on=notification.submitted_on,
-                    csons_reference=notification.csons_reference,
-                    final_decision=sign_off.final_decision,
-                    document=final,
-                )
-            )
+            await self.send_report_to_panel()
             sent = case.messages[-1] if case.messages else None
             reached_on = case.today() if sent and sent.template == "report_to_national_panel" and sent.status == "sent" else None
         self.report_sent_to_panel_on = reached_on

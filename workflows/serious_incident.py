@@ -80,6 +80,8 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
         also = [Role.SERIOUS_INCIDENT_NOTIFIER] if self.form_forwarded or self.notification else []
         also += [Role.NATIONAL_PANEL] if self.notification else []
         convened = self.rapid_review.convened
+        also += [Role.RAPID_REVIEW_PANEL] if convened else []
+        also += [Role.EXECUTIVE] if self.rapid_review.meeting else []
         await self.case.announce_withdrawal(also, [a.email for a in convened.agencies] if convened else [])
 
     # ---- the journey ------------------------------------------------------------------------------
@@ -114,17 +116,8 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
 
     async def not_notified(self) -> None:
         """¶2.7: reply to the referrer; the case stays open for a challenge, then closes."""
-        case, decision = self.case, self.dsp_decision
-        assert decision is not None
-        window = await case.clocks.compute(Clock.CHALLENGE_WINDOW, case.today())
-        self.challenge_window_ends_on = window.due_on
-        await case.send(
-            messages.RationaleToReferrer(
-                meeting_held_on=decision.meeting_held_on,
-                rationale=decision.rationale,
-                challenge_window_ends_on=window.due_on,
-            )
-        )
+        case = self.case
+        window = await self.send_rationale()
         try:
             await case.until(
                 lambda: self.challenge is not None,
