@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncio
+
 import pytest
+from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError
 
 from models.case import Clock, DeadlineStatus, Stage
 from models.working_days import add_working_days, end_of_day
+from register.db import engine_for, migrate
+from register.models import CaseRow
 from tests.journey import deadline, messages_to, serious_incident_form, templates
 from workflows.learning_request import LearningRequestWorkflow
 from workflows.local_review import LocalReviewWorkflow
@@ -285,7 +290,8 @@ async def test_point_07_a_paragraph_2_3_case_can_be_entered(journey):
 # ---- 11. a Learning Request opened from a "do not notify" case -------------------------------------------
 
 
-async def test_point_11_a_learning_request_is_opened_from_a_case_not_notified_and_linked(journey):
+async def test_point_11_a_learning_request_is_opened_from_a_case_not_notified_and_linked(journey, register_url):
+    migrate(register_url)
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today))
     await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today)
@@ -299,3 +305,11 @@ async def test_point_11_a_learning_request_is_opened_from_a_case_not_notified_an
     await journey.decide(handle, "case_closed", closed_on=today)
     assert (await handle.result()).stage is Stage.CLOSED
     assert (await journey.status(request)).stage is Stage.PARTNERSHIP_DECISION  # it outlives the case
+    # In the register it is a learning request of its own (counted as received), not the case's local review.
+    for _ in range(100):
+        with Session(engine_for(register_url)) as session:
+            row = session.get(CaseRow, request.id)
+            if row is not None:
+                break
+        await asyncio.sleep(0.05)
+    assert row is not None and (row.kind, row.parent_case_id) == ("learning_request", None)
