@@ -316,6 +316,12 @@ class CaseWithdrawnNotice(Message, template="case_withdrawn", step="withdrawn"):
     reason: str
 
 
+class ReviewWithdrawnToAgencies(Message, template="review_withdrawn_to_agencies", to=NAMED_ONLY, step="withdrawn-agencies"):
+    """Tell the agencies asked to contribute that the review is withdrawn"""
+
+    withdrawn_on: date
+
+
 class DecisionCorrected(Message, template="decision_corrected"):
     """Tell the Business Unit a recorded {decision} was corrected"""
 
@@ -367,6 +373,7 @@ MESSAGES: tuple[type[Message], ...] = (
     DeadlineEscalation,
     PublicUntilReached,
     CaseWithdrawnNotice,
+    ReviewWithdrawnToAgencies,
     DecisionCorrected,
     DeliveryRefused,
 )

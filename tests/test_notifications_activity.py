@@ -415,6 +415,10 @@ TEMPLATE_CASES = [
          "outcome": "a local Child Safeguarding Practice Review is commissioned", "rationale": "Reconsidered."},
         ["reconsidered their decision on 2026-02-12", "Outcome: a local Child Safeguarding Practice Review is commissioned"],
     ),
+    (
+        "review_withdrawn_to_agencies", [], "withdrawn-agencies", {"withdrawn_on": "2026-03-02"},
+        ["was withdrawn on 2026-03-02", "No further contribution is needed"],
+    ),
 ]
 
 
@@ -425,6 +429,7 @@ EXTRA_FIELDS: dict[str, dict] = {
     "deadline_reminder": {"deadline_step": "dsp_meeting", "remind": [Role.BUSINESS_UNIT], "number": 1},
     "deadline_escalation": {"deadline_step": "dsp_meeting", "escalate": [Role.ESCALATION, Role.BUSINESS_UNIT]},
     "public_until_reached": {"deadline_step": "public_until"},
+    "review_withdrawn_to_agencies": {"addresses": ["police.safeguarding@example.org"]},
 }
 KINDS = {kind.template: kind for kind in MESSAGES}
 

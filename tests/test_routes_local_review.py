@@ -8,7 +8,7 @@ from datetime import time, timedelta
 from models.case import Clock, DeadlineStatus, Stage
 from models.working_days import add_calendar_months, add_working_days, at_london_time, end_of_day
 from tests.journey import deadline, messages_to
-from tests.test_local_review import commissioned_case, to_final_report
+from tests.test_local_review import agencies, commissioned_case, to_final_report
 
 MINUTE = timedelta(minutes=1)
 
@@ -65,3 +65,19 @@ async def test_point_12_a_six_month_clock_is_reminded_a_month_ahead(journey):
     assert deadline(status, Clock.LCSPR_PUBLICATION).status is DeadlineStatus.OPEN
     await journey.skip_to(at_london_time(add_working_days(publication.due_on, -5), time(9)) + MINUTE)
     await journey.wait_for(review, lambda s: deadline(s, Clock.LCSPR_PUBLICATION).reminders_sent == 3)  # 20, 10, 5
+
+
+async def test_point_10_a_withdrawal_tells_the_local_reviews_agencies(journey):
+    case, review, today = await commissioned_case(journey)
+    await journey.decide(review, "reviewer_commissioned", commissioned_on=today)
+    await journey.decide(
+        review, "terms_of_reference_agreed", agreed_on=today, agencies=agencies(add_working_days(today, 10))
+    )
+    await journey.sent(review, "lcspr_contribution_request")
+    await journey.decide(case, "case_withdrawn", withdrawn_on=today)
+    review_final = await review.result()
+    assert review_final.stage is Stage.WITHDRAWN
+    assert messages_to(review_final, "review_withdrawn_to_agencies") == [
+        ["police.safeguarding@example.org", "trust.safeguarding@example.org"]
+    ]
+    assert (await case.result()).stage is Stage.WITHDRAWN

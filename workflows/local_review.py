@@ -98,7 +98,12 @@ class LocalReviewWorkflow(CaseWorkflow):
         return await self.run_case()
 
     async def withdrawn_case(self) -> None:
-        pass  # the case withdrew its local review; the case tells the Business Unit
+        """The case withdrew its local review and tells the Business Unit; from 0.3 the agencies asked
+        to contribute are told here that nothing more is needed."""
+        withdrawal, terms = self.case.withdrawal, self.terms
+        if self.case.routes and withdrawal is not None and terms is not None:
+            addresses = [agency.email for agency in terms.agencies]
+            await self.case.send(messages.ReviewWithdrawnToAgencies(withdrawn_on=withdrawal.withdrawn_on, addresses=addresses))
 
     # ---- the journey ------------------------------------------------------------------------------
 
