@@ -43,6 +43,15 @@ async def at_governance(journey, commission_lcspr: bool = False):
     return handle, today
 
 
+async def case_decided(journey, decision: str, then_sent: str):
+    """A case received today, the DSPs' decision recorded, and the message it sends next gone."""
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", decision=decision, meeting_held_on=today)
+    await journey.sent(handle, then_sent)
+    return handle, today
+
+
 # ---- 1. the Rapid Review is judged by the day the report reaches the Panel (¶4.9) ----------------------
 
 
@@ -77,9 +86,7 @@ async def test_point_01_a_report_sent_outside_the_system_is_recorded_as_such(jou
 
 
 async def test_point_02_challenge_raised_in_time_can_be_recorded_after_the_window(journey):
-    today = await journey.today()
-    handle = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today)
+    handle, today = await case_decided(journey, "do_not_notify", "rationale_to_referrer")
     window_ends = add_working_days(today, 10)
     await journey.skip_to(end_of_day(add_working_days(window_ends, 2)))
     status = await journey.sent(handle, "challenge_window_ended")
@@ -104,10 +111,7 @@ async def test_point_02_challenge_raised_in_time_can_be_recorded_after_the_windo
 
 
 async def test_point_02_a_safeguarding_partner_may_challenge_a_decision_to_notify(journey):
-    today = await journey.today()
-    handle = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
-    await journey.sent(handle, "form_to_notifier")
+    handle, today = await case_decided(journey, "notify", "form_to_notifier")
     reason = await refused(journey, handle, "challenge_raised", raised_on=today)
     assert "a referrer challenges a decision not to notify" in reason
     await journey.decide(handle, "challenge_raised", raised_on=today, raised_by="DSP police", party="safeguarding_partner")
@@ -292,10 +296,7 @@ async def test_point_07_a_paragraph_2_3_case_can_be_entered(journey):
 
 async def test_point_11_a_learning_request_is_opened_from_a_case_not_notified_and_linked(journey, register_url):
     migrate(register_url)
-    today = await journey.today()
-    handle = await journey.start_serious_incident(serious_incident_form(today))
-    await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today)
-    await journey.sent(handle, "rationale_to_referrer")
+    handle, today = await case_decided(journey, "do_not_notify", "rationale_to_referrer")
     await journey.decide(handle, "learning_request_opened", received_on=today)
     status = await journey.wait_for(handle, lambda s: s.details["learning_request_id"] is not None)
     request = journey.client.get_workflow_handle_for(LearningRequestWorkflow.run, status.details["learning_request_id"])
