@@ -19,6 +19,7 @@ from models.working_days import (
     at_london_time,
     end_of_day,
     is_working_day,
+    working_days_between,
 )
 from models.case import Clock, Deadline, DeadlineRequest
 
@@ -91,6 +92,13 @@ CLOCKS: dict[Clock, ClockRule] = {
         "Raise any challenge to the decision not to notify (challenge_raised).",
         working_days=10,
     ),
+    # ¶2.7: the Professional Challenge, Escalation and Dispute Resolution procedure, from the challenge
+    # to its outcome; the protocol sets no time, the length is the partnership's (routing file)
+    Clock.DISPUTE_RESOLUTION: ClockRule(
+        "Dispute resolved (Professional Challenge, Escalation and Dispute Resolution)",
+        "Take the dispute through the procedure and record its outcome (challenge_resolved).",
+        working_days=20,
+    ),
 }
 
 
@@ -102,6 +110,8 @@ def rule_for(clock: Clock, partnership: PartnershipConfig) -> ClockRule:
         return ClockRule(
             rule.title, rule.needed, working_days=partnership.challenge_window_working_days
         )
+    if clock is Clock.DISPUTE_RESOLUTION:
+        return ClockRule(rule.title, rule.needed, working_days=partnership.dispute_resolution_working_days)
     return rule
 
 
@@ -129,7 +139,8 @@ def deadline_of(request: DeadlineRequest) -> Deadline:
     else:
         due_on, how = due_date(rule, request.starts_on)
     policy = partnership.reminders
-    reminder_days = sorted({add_working_days(due_on, -n) for n in policy.days_before(request.clock)})
+    length = working_days_between(request.starts_on, due_on) if due_on > request.starts_on else 0
+    reminder_days = sorted({add_working_days(due_on, -n) for n in policy.days_before(request.clock, length)})
     return Deadline(
         clock=request.clock,
         title=rule.title,

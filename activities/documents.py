@@ -21,7 +21,11 @@ FORM_TITLE = "Serious Incident Notification Request Form"
 FORM_FILENAME = "serious-incident-notification-form.docx"
 
 OUTCOMES = {"death": "Death of the child", "serious_harm": "Serious harm to the child"}
-ABUSE_OR_NEGLECT = {"known": "Known", "suspected": "Suspected"}
+ABUSE_OR_NEGLECT = {
+    "known": "Known",
+    "suspected": "Suspected",
+    "not_suspected": "Not suspected; family known to Children's Social Care (¶2.3)",
+}
 
 
 def written_out(day: date | None) -> str:

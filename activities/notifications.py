@@ -60,6 +60,9 @@ def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
         Role.NATIONAL_PANEL: [routing.national_panel],
         Role.SECRETARY_OF_STATE: [routing.secretary_of_state],
         Role.OFSTED: [routing.ofsted],
+        Role.DSPS: list(partnership.dsps),
+        Role.PARTNERSHIP_CHAIR: list(partnership.partnership_chair),
+        Role.LOCAL_AUTHORITY: list(authority.escalation) or [authority.serious_incident_notifier],
         # an owner the routing file does not know is written to through the Business Unit
         Role.RECOMMENDATION_OWNER: [routing.agencies.get(request.owner or "", partnership.mailbox)],
     }

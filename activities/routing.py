@@ -24,9 +24,19 @@ class ReminderPolicy(BaseModel):
     working_days_before: list[int] = Field(default_factory=lambda: [1, 0])
     at: time = time(9, 0)
     per_clock: dict[Clock, list[int]] = Field(default_factory=dict)
+    # A long clock (over `long_clock_over_working_days`) is also reminded this far ahead: on a 6-month
+    # clock a day's notice is no reminder at all.
+    long_clock_working_days_before: list[int] = Field(default_factory=lambda: [20, 10, 5])
+    long_clock_over_working_days: int = 20
 
-    def days_before(self, clock: Clock) -> list[int]:
-        return self.per_clock.get(clock, self.working_days_before)
+    def days_before(self, clock: Clock, length: int | None = None) -> list[int]:
+        """The working days before the last day that reminders go; `length`, the clock's working days."""
+        if clock in self.per_clock:
+            return self.per_clock[clock]
+        if length is None or length <= self.long_clock_over_working_days:
+            return self.working_days_before
+        longer = [n for n in self.long_clock_working_days_before if n < length]
+        return sorted({*self.working_days_before, *longer}, reverse=True)
 
 
 class PartnershipConfig(BaseModel):
@@ -39,8 +49,11 @@ class PartnershipConfig(BaseModel):
     rapid_review_panel: list[EmailStr] = Field(min_length=1)
     executive: list[EmailStr] = Field(min_length=1)
     safeguarding_leads: list[EmailStr] = Field(min_length=1)
+    dsps: list[EmailStr] = Field(default_factory=list)  # the Delegated Safeguarding Partners (¶2.6)
+    partnership_chair: list[EmailStr] = Field(default_factory=list)  # invited to governance (¶4.6)
     dsp_meeting_working_days: int = Field(default=2, ge=1)
     challenge_window_working_days: int = Field(default=10, ge=1)
+    dispute_resolution_working_days: int = Field(default=20, ge=1)
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
 
 
@@ -50,6 +63,7 @@ class AuthorityConfig(BaseModel):
     name: str
     partnership: str
     serious_incident_notifier: EmailStr
+    escalation: list[EmailStr] = Field(default_factory=list)  # whom a missed ¶2.4 notification reaches at the LA
 
 
 class RoutingConfig(BaseModel):

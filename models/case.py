@@ -58,6 +58,7 @@ class Clock(StrEnum):
     PUBLICATION_COPIES = "publication_copies"
     PUBLIC_UNTIL = "public_until"
     CHALLENGE_WINDOW = "challenge_window"  # not statutory: how long a "do not notify" stays open
+    DISPUTE_RESOLUTION = "dispute_resolution"  # not statutory: the dispute procedure's own time (¶2.7)
     AGENCY_CONTRIBUTION = "agency_contribution"  # as set by the people running the review
     RECOMMENDATION = "recommendation"  # each recommendation's due date, as the report sets it (¶5.4)
 
@@ -133,6 +134,9 @@ class Role(StrEnum):
     RECOMMENDATION_OWNER = "recommendation_owner"  # the owning agency's address, from the routing file
     SECRETARY_OF_STATE = "secretary_of_state"
     OFSTED = "ofsted"
+    DSPS = "dsps"  # the Delegated Safeguarding Partners (¶2.6)
+    PARTNERSHIP_CHAIR = "partnership_chair"  # invited to governance with the Rapid Review chair (¶4.6)
+    LOCAL_AUTHORITY = "local_authority"  # the authority holding the ¶2.4 duty: its escalation, or its notifier
 
 
 class MessageRequest(BaseModel):

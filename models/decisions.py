@@ -41,6 +41,11 @@ class DecisionName(StrEnum):
     RECOMMENDATION_UPDATED = auto()
     LEARNING_REQUEST_DECISION = auto()
     LEARNING_REVIEW_COMPLETED = auto()
+    # added to the contract (issue 14; README, "Decisions added to the contract")
+    CASE_CLOSED = auto()
+    EXECUTIVE_RECONSIDERED = auto()
+    PUBLICATION_WITHDRAWN = auto()
+    LEARNING_REQUEST_OPENED = auto()
     # changes practice needs, each with its own record (README, "Decisions added to the contract")
     AGENCY_ADDED = auto()
     CONTRIBUTION_DUE_EXTENDED = auto()
@@ -71,6 +76,15 @@ class DecisionModel(BaseModel):
         return getattr(self, self.happened_field) if self.happened_field else None
 
 
+StatutoryPartner = Literal["local_authority", "police", "integrated_care_board"]
+# How an attendee's description names a statutory partner (¶2.4), when `partners` is not given.
+PARTNER_WORDS: dict[str, tuple[str, ...]] = {
+    "local_authority": ("local authority", "council", "children's services", "childrens services", "social care"),
+    "police": ("police", "constabulary"),
+    "integrated_care_board": ("integrated care board", "icb", "health"),
+}
+
+
 class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeting_held_on"):
     """¶2.6: the DSPs' collective decision whether to notify the National Panel."""
 
@@ -81,6 +95,15 @@ class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeti
     rationale: Text
     attendees: list[Name] = Field(min_length=1, max_length=MANY)
     independent_scrutineer_attended: StrictBool
+    # ¶2.4: the statutory partners agreeing the decision; when absent, each must be named in `attendees`
+    partners: list[StatutoryPartner] | None = Field(default=None, max_length=3)
+
+    def partners_present(self) -> set[str]:
+        """The statutory partners the decision names: `partners`, or those recognisable in `attendees`."""
+        if self.partners is not None:
+            return set(self.partners)
+        text = " ".join(self.attendees).lower()
+        return {partner for partner, words in PARTNER_WORDS.items() if any(word in text for word in words)}
 
 
 class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happened="raised_on"):
@@ -91,6 +114,8 @@ class ChallengeRaised(DecisionModel, name=DecisionName.CHALLENGE_RAISED, happene
     raised_on: HappenedOn
     raised_by: Name
     grounds: Text
+    # who raises it: the referrer (when absent; a "do not notify" only), or a safeguarding partner (either)
+    party: Literal["referrer", "safeguarding_partner"] | None = None
 
 
 class ChallengeResolved(DecisionModel, name=DecisionName.CHALLENGE_RESOLVED, happened="resolved_on"):
@@ -137,6 +162,7 @@ class RapidReviewConvened(DecisionModel, name=DecisionName.RAPID_REVIEW_CONVENED
     step = "the convening of the Rapid Review"
 
     chair: Name
+    chair_email: EmailStr | None = None  # the Rapid Review chair's address: invited to governance (¶4.6)
     panel_members: list[Name] = Field(min_length=1, max_length=MANY)
     agencies: list[Agency] = Field(min_length=1, max_length=MANY)
     contributions_due_on: PlannedOn
@@ -245,6 +271,14 @@ class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="si
     chair: Name
     final_decision: Text
     written_sign_off: DocumentName | None = None  # the chair's written sign-off, when the Business Unit records it
+    # the report already reached the National Panel outside the system on this date: it is not sent again
+    submitted_to_panel_on: HappenedOn | None = None
+
+    @model_validator(mode="after")
+    def _submitted_after_signing(self) -> ChairSignOff:
+        if self.submitted_to_panel_on is not None and self.submitted_to_panel_on < self.signed_on:
+            raise ValueError("submitted_to_panel_on: cannot be before signed_on")
+        return self
 
 
 class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="received_on"):
@@ -255,6 +289,8 @@ class PanelResponse(DecisionModel, name=DecisionName.PANEL_RESPONSE, happened="r
     received_on: HappenedOn
     agrees: StrictBool
     comments: Text | None = None
+    # ¶4.5, ¶4.9: the Panel's view on a national review, when it gives one
+    national_review: Literal["panel_will_undertake", "panel_will_not_undertake", "panel_considering"] | None = None
 
 
 class CaseWithdrawn(DecisionModel, name=DecisionName.CASE_WITHDRAWN, happened="withdrawn_on"):
@@ -376,6 +412,45 @@ class LearningReviewCompleted(DecisionModel, name=DecisionName.LEARNING_REVIEW_C
         return self
 
 
+class CaseClosed(DecisionModel, name=DecisionName.CASE_CLOSED, happened="closed_on"):
+    """The Business Unit closes a case nothing more can move: a "do not notify" with no challenge, or a
+    case the National Panel has not answered beyond its clock (¶4.9)."""
+
+    step = "the closure"
+
+    closed_on: HappenedOn
+    reason: Text
+
+
+class ExecutiveReconsidered(DecisionModel, name=DecisionName.EXECUTIVE_RECONSIDERED, happened="decided_on"):
+    """¶4.9: the Executive reconsiders its decision after the National Panel disagreed."""
+
+    step = "the Executive's reconsideration"
+
+    decided_on: HappenedOn
+    commission_lcspr: StrictBool
+    rationale: Text
+
+
+class PublicationWithdrawn(DecisionModel, name=DecisionName.PUBLICATION_WITHDRAWN, happened="withdrawn_on"):
+    """¶5.5: a published report taken down before its year, and why."""
+
+    step = "the report's withdrawal from publication"
+
+    withdrawn_on: HappenedOn
+    reason: Text
+
+
+class LearningRequestOpened(DecisionModel, name=DecisionName.LEARNING_REQUEST_OPENED, happened="received_on"):
+    """¶3.1, ¶3.3: a Learning Request made on a case not notified, opened as a learning request linked to it."""
+
+    step = "the learning request"
+
+    received_on: HappenedOn
+    reason: Literal["near_miss", "good_practice", "poor_practice", "multi_agency_working", "other"]
+    summary: Text
+
+
 DECISIONS: dict[DecisionName, type[DecisionModel]] = {
     model.name: model
     for model in (
@@ -399,6 +474,10 @@ DECISIONS: dict[DecisionName, type[DecisionModel]] = {
         RecommendationUpdated,
         LearningRequestDecision,
         LearningReviewCompleted,
+        CaseClosed,
+        ExecutiveReconsidered,
+        PublicationWithdrawn,
+        LearningRequestOpened,
         AgencyAdded,
         ContributionDueExtended,
         RapidReviewRescheduled,

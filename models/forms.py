@@ -41,7 +41,8 @@ class Child(FormModel):
 class Incident(FormModel):
     date: HappenedOn
     outcome: Literal["death", "serious_harm"]
-    abuse_or_neglect: Literal["known", "suspected"]
+    # "not_suspected": ¶2.3, a death or serious harm in a family known to Children's Social Care
+    abuse_or_neglect: Literal["known", "suspected", "not_suspected"]
     summary: Text
 
 
@@ -64,6 +65,17 @@ class SeriousIncidentForm(FormModel):
             raise ValueError("incident.date: cannot be after became_aware_on")
         if self.child.date_of_birth and self.child.date_of_birth > self.incident.date:
             raise ValueError("child.date_of_birth: cannot be after incident.date")
+        return self
+
+    @model_validator(mode="after")
+    def _paragraph_2_3(self) -> SeriousIncidentForm:
+        """¶2.3: with abuse or neglect not suspected, a case is serious when the family is known to
+        Children's Social Care (a recent incident or a current concern)."""
+        if self.incident.abuse_or_neglect == "not_suspected" and not self.child.known_to_childrens_social_care:
+            raise ValueError(
+                "incident.abuse_or_neglect: 'not_suspected' is a ¶2.3 case: the family must be known to "
+                "Children's Social Care (child.known_to_childrens_social_care: true)"
+            )
         return self
 
 

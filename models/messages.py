@@ -21,7 +21,7 @@ from models.case import Role
 
 # Filled in by the activity for every message: from the case and the routing file.
 COMMON_FIELDS = frozenset({"case_id", "local_authority", "partnership", "partnership_name", "case_url"})
-DELIVERY_FIELDS = frozenset({"addresses", "owner", "document", "attachment"})
+DELIVERY_FIELDS = frozenset({"addresses", "owner", "document", "attachment", "also"})
 
 BUSINESS_UNIT = (Role.BUSINESS_UNIT,)
 REFERRER = (Role.REFERRER, Role.BUSINESS_UNIT)
@@ -46,6 +46,7 @@ class Message(BaseModel):
     owner: str | None = None  # the agency owning a recommendation (Role.RECOMMENDATION_OWNER)
     document: str | None = None  # a rendered report to attach
     attachment: dict[str, Any] | None = None  # the form, as the notifier receives it
+    also: list[Role] = []  # roles told besides the kind's own (who else a case has involved)
 
     def __init_subclass__(
         cls, template: str = "", to: tuple[Role, ...] | None = None, step: str = "", **kwargs: Any
@@ -66,7 +67,7 @@ class Message(BaseModel):
         return getattr(self, self.live_by) if self.live_by else None
 
     def recipients(self) -> list[Role]:
-        return list(self.to)
+        return list(self.to) + [role for role in self.also if role not in self.to]
 
     def describe(self) -> str:
         """The send's summary in the Web UI: the docstring, with the message's fields filled in."""
@@ -92,6 +93,12 @@ class DspMeetingInvitation(NewSeriousIncidentForm, template="dsp_meeting_invitat
     """¶2.6 Invite the Independent Scrutineer to the DSP teleconference"""
 
 
+class DspMeetingCall(NewSeriousIncidentForm, template="dsp_meeting_call", to=(Role.DSPS, Role.BUSINESS_UNIT)):
+    """¶2.6 Call the Delegated Safeguarding Partners to the teleconference"""
+
+    notification_due_on: date
+
+
 class RationaleToReferrer(Message, template="rationale_to_referrer", to=REFERRER):
     """¶2.7 Reply to the referrer with the DSPs' rationale"""
 
@@ -106,6 +113,7 @@ class DisputeRoute(Message, template="dispute_route", to=(*REFERRER, Role.ESCALA
     raised_on: date
     raised_by: str
     grounds: str
+    decision_challenged: str = "the decision not to notify"
 
 
 class ChallengeOutcome(Message, template="challenge_outcome", to=REFERRER):
@@ -114,6 +122,13 @@ class ChallengeOutcome(Message, template="challenge_outcome", to=REFERRER):
     resolved_on: date
     outcome: str
     notes: str
+    decision_challenged: str = "the decision not to notify"
+
+
+class ChallengeWindowEnded(Message, template="challenge_window_ended"):
+    """¶2.7 No challenge recorded by {ends_on}: the case stays open until the Business Unit closes it"""
+
+    ends_on: date
 
 
 class FormToNotifier(Message, template="form_to_notifier", to=(Role.SERIOUS_INCIDENT_NOTIFIER, Role.BUSINESS_UNIT)):
@@ -225,6 +240,15 @@ class PanelDisagrees(Message, template="panel_disagrees", to=EXECUTIVE):
     comments: str
 
 
+class ReconsiderationToPanel(Message, template="reconsideration_to_panel", to=NATIONAL_PANEL):
+    """¶4.9 The Executive's reconsidered decision to the National Panel"""
+
+    decided_on: date
+    csons_reference: str
+    outcome: str
+    rationale: str
+
+
 # ---- the local review (¶5) ----------------------------------------------------------------------------
 
 
@@ -332,6 +356,12 @@ class CaseWithdrawnNotice(Message, template="case_withdrawn", step="withdrawn"):
     reason: str
 
 
+class ReviewWithdrawnToAgencies(Message, template="review_withdrawn_to_agencies", to=NAMED_ONLY, step="withdrawn-agencies"):
+    """Tell the agencies asked to contribute that the review is withdrawn"""
+
+    withdrawn_on: date
+
+
 class DecisionCorrected(Message, template="decision_corrected"):
     """Tell those who heard of it that a recorded {decision} was corrected"""
 
@@ -367,9 +397,11 @@ class DeliveryRefused(Message, template="delivery_refused"):
 MESSAGES: tuple[type[Message], ...] = (
     NewSeriousIncidentForm,
     DspMeetingInvitation,
+    DspMeetingCall,
     RationaleToReferrer,
     DisputeRoute,
     ChallengeOutcome,
+    ChallengeWindowEnded,
     FormToNotifier,
     RapidReviewDetails,
     ContributionRequest,
@@ -380,6 +412,7 @@ MESSAGES: tuple[type[Message], ...] = (
     ReportToExecutive,
     ReportToNationalPanel,
     PanelDisagrees,
+    ReconsiderationToPanel,
     PublicationCopies,
     NewLearningRequest,
     LearningReviewConvened,
@@ -389,6 +422,7 @@ MESSAGES: tuple[type[Message], ...] = (
     DeadlineEscalation,
     PublicUntilReached,
     CaseWithdrawnNotice,
+    ReviewWithdrawnToAgencies,
     DecisionCorrected,
     EnteredAfterTheFact,
     DeliveryRefused,

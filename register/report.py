@@ -4,6 +4,10 @@ per local authority, from the case register.
 For the cases received in a date range (and their local reviews): forms received, notifications made
 and not made, and for each statutory step how many were judged, how many met their deadline, the
 percentage, and the median number of working days the step took.
+
+Each step is judged by the day it really happened against its last day, as the case recorded them
+(issue 14): a Rapid Review by the day its report reached the National Panel, the copies by the actual
+date of publication. A ¶2.4 clock set aside (a decision not to notify) is not a notification.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ MEASURES = {
     "panel_notification": "Notifications within 5 working days",
     "rapid_review_submission": "Rapid Reviews submitted within 15 working days",
     "lcspr_publication": "LCSPRs published within 6 months",
+    "publication_copies": "Copies sent 7 working days before publication",
     "recommendation": "Recommendations completed on time",
 }
 
@@ -73,7 +78,7 @@ def timeliness(start: date, end: date, partnership: str | None = None) -> list[A
         row.forms_received += 1
         row.serious_incidents += case.kind == "serious_incident"
         row.learning_requests += case.kind == "learning_request"
-    notified = {d.case_id for d in deadlines if d.clock == "panel_notification"}
+    notified = {d.case_id for d in deadlines if d.clock == "panel_notification" and d.status != "cancelled"}
     for case in cases.values():
         if case.kind == "serious_incident" and case.stage not in ("dsp_meeting", "withdrawn"):
             row = figures[case.local_authority]
@@ -86,9 +91,10 @@ def timeliness(start: date, end: date, partnership: str | None = None) -> list[A
             continue
         measure = figures[authority_of[deadline.case_id]].measures[deadline.clock]
         measure.judged += 1
-        measure.met += deadline.status == "met"
-        if deadline.starts_on and deadline.step_on:
-            measure.working_days.append(working_days_between(deadline.starts_on, deadline.step_on))
+        step_on = deadline.step_on
+        measure.met += step_on <= deadline.due_on if step_on else deadline.status == "met"
+        if deadline.starts_on and step_on and deadline.starts_on <= deadline.due_on:  # counted forward
+            measure.working_days.append(working_days_between(deadline.starts_on, step_on))
     return [figures[authority] for authority in sorted(figures)]
 
 

@@ -46,7 +46,9 @@ async def enter_rapid_review(journey, began: date):
     await journey.decide(handle, "rapid_review_meeting_held", held_on=held, immediate_actions=[])
     decided = add_working_days(held, 2)
     await journey.decide(handle, "executive_decision", decided_on=decided)
-    await journey.decide(handle, "chair_sign_off", signed_on=add_working_days(held, 3))
+    # the report reached the Panel months ago, outside the system: recorded so, it is not sent again
+    signed_on = add_working_days(held, 3)
+    await journey.decide(handle, "chair_sign_off", signed_on=signed_on, submitted_to_panel_on=signed_on)
     await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
     await journey.decide(handle, "panel_response", received_on=add_working_days(held, 10))
     return handle, notified, decided
@@ -91,6 +93,7 @@ async def test_a_back_dated_journey_from_form_to_published_sends_nothing_for_ste
         assert not any(d.escalated for d in status.deadlines)
     assert statuses(case_status, "rapid_review_details") == ["not_sent"]
     assert statuses(case_status, "contribution_request") == ["not_sent", "not_sent"]
+    assert "report_to_national_panel" not in templates(case_status)
     assert statuses(review_status, "lcspr_contribution_request") == ["not_sent", "not_sent"]
 
     # Each deadline judged by the date its step really happened.

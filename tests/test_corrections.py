@@ -89,11 +89,12 @@ async def test_a_correction_that_cannot_be_is_refused_with_what_to_do(journey, n
 async def test_a_correction_cannot_put_a_decision_after_the_one_that_answers_it(journey):
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today - timedelta(days=3)))
-    await journey.decide(handle, "dsp_decision", meeting_held_on=today - timedelta(days=2))
-    await journey.decide(handle, "notification_submitted", submitted_on=today - timedelta(days=1))
+    # (a notification may precede the DSP call since issue 14, point 8: a challenge answers the meeting)
+    await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today - timedelta(days=2))
+    await journey.decide(handle, "challenge_raised", raised_on=today - timedelta(days=1))
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await correct(journey, handle, "dsp_decision", "Wrong date.", meeting_held_on=today)
-    assert "notification_submitted" in str(refused.value.cause) and "would then come before the DSP meeting" in str(refused.value.cause)
+        await correct(journey, handle, "dsp_decision", "Wrong date.", decision="do_not_notify", meeting_held_on=today)
+    assert "challenge_raised" in str(refused.value.cause) and "would then come before the DSP meeting" in str(refused.value.cause)
 
 
 async def test_a_repeatable_decision_is_recorded_again_not_corrected(journey):
@@ -181,8 +182,11 @@ async def test_the_chair_sign_off_corrected_judges_the_submission_again_and_move
     assert deadline(status, Clock.RAPID_REVIEW_SUBMISSION).status is DeadlineStatus.MISSED
     panel = messages_to(status, "report_to_national_panel")[0]
 
+    # Since 0.3 the report's arrival at the Panel judges the Rapid Review (issue 14): the signature date
+    # judges nothing; the report had in fact gone on the 14th working day, outside the system.
     on_time = add_working_days(today, 14)
-    await correct(journey, handle, "chair_sign_off", "Signed on the 14th working day; typed late.", signed_on=on_time)
+    await correct(journey, handle, "chair_sign_off", "Sent to the Panel on the 14th working day by e-mail.",
+                  signed_on=on_time, submitted_to_panel_on=on_time)
     status = await journey.sent(handle, "decision_corrected")
     assert deadline(status, Clock.RAPID_REVIEW_SUBMISSION).status is DeadlineStatus.MET
     assert deadline(status, Clock.PANEL_RESPONSE).due_on == add_working_days(on_time, 15)

@@ -79,12 +79,15 @@ CASES = [
     ),
     pytest.param(
         Clock.LCSPR_PUBLICATION, date(2023, 8, 31), date(2024, 2, 29), utc(2024, 3, 1),
-        [utc(2024, 2, 28, 9), utc(2024, 2, 29, 9)], "6 calendar months after 2023-08-31",
+        # a long clock: also 20, 10 and 5 working days before (issue 14, point 12)
+        [utc(2024, 2, 1, 9), utc(2024, 2, 15, 9), utc(2024, 2, 22, 9), utc(2024, 2, 28, 9), utc(2024, 2, 29, 9)],
+        "6 calendar months after 2023-08-31",
         id="lcspr_publication-6-months-to-leap-day",
     ),
     pytest.param(
         Clock.LCSPR_PUBLICATION, date(2026, 1, 15), date(2026, 7, 15), utc(2026, 7, 15, 23),
-        [utc(2026, 7, 14, 8), utc(2026, 7, 15, 8)], "6 calendar months after 2026-01-15",
+        [utc(2026, 6, 17, 8), utc(2026, 7, 1, 8), utc(2026, 7, 8, 8), utc(2026, 7, 14, 8), utc(2026, 7, 15, 8)],
+        "6 calendar months after 2026-01-15",
         id="lcspr_publication-from-the-example-executive-decision",
     ),
     pytest.param(
@@ -99,18 +102,25 @@ CASES = [
     ),
     pytest.param(
         Clock.PUBLIC_UNTIL, date(2026, 7, 9), date(2027, 7, 9), utc(2027, 7, 9, 23),
-        [utc(2027, 7, 8, 8), utc(2027, 7, 9, 8)], "12 calendar months after 2026-07-09",
+        [utc(2027, 6, 11, 8), utc(2027, 6, 25, 8), utc(2027, 7, 2, 8), utc(2027, 7, 8, 8), utc(2027, 7, 9, 8)],
+        "12 calendar months after 2026-07-09",
         id="public_until-1-year",
     ),
     pytest.param(
         Clock.PUBLIC_UNTIL, date(2024, 2, 29), date(2025, 2, 28), utc(2025, 3, 1),
-        [utc(2025, 2, 27, 9), utc(2025, 2, 28, 9)], "12 calendar months after 2024-02-29",
+        [utc(2025, 1, 31, 9), utc(2025, 2, 14, 9), utc(2025, 2, 21, 9), utc(2025, 2, 27, 9), utc(2025, 2, 28, 9)],
+        "12 calendar months after 2024-02-29",
         id="public_until-from-leap-day",
     ),
     pytest.param(
         Clock.CHALLENGE_WINDOW, date(2025, 12, 24), date(2026, 1, 12), utc(2026, 1, 13),
         [utc(2026, 1, 9, 9), utc(2026, 1, 12, 9)], "10 working days after 2025-12-24",
         id="challenge_window-10-working-days",
+    ),
+    pytest.param(
+        Clock.DISPUTE_RESOLUTION, date(2025, 12, 30), date(2026, 1, 28), utc(2026, 1, 29),
+        [utc(2026, 1, 27, 9), utc(2026, 1, 28, 9)], "20 working days after 2025-12-30",
+        id="dispute_resolution-20-working-days",
     ),
 ]
 

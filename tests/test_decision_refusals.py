@@ -36,7 +36,7 @@ async def case_at_panel_notification(journey):
 @pytest.mark.parametrize(
     "name, changes, reason",
     [
-        ("challenge_raised", {}, "challenge_raised is not expected at stage panel_notification"),
+        ("challenge_raised", {}, "raised_on (2025-12-30) is before the DSP meeting"),  # taken here since issue 14
         ("panel_acknowledged", {}, "panel_acknowledged is not expected at stage panel_notification"),
         ("dsp_decision", {}, "dsp_decision is already recorded on this case"),
         ("learning_request_decision", {}, "learning_request_decision is not expected at stage panel_notification"),
@@ -76,7 +76,8 @@ async def test_a_decision_dated_before_the_step_it_answers_is_refused(journey):
     message = await refused_update(
         journey, handle, "notification_submitted", submitted_on=today - timedelta(days=1)
     )
-    assert "submitted_on" in message and "is before the decision to notify" in message
+    # a notification may precede the DSP call (issue 14, point 8), never the LA's awareness
+    assert "submitted_on" in message and "is before the LA becoming aware" in message
     assert unchanged(before, await journey.status(handle))
 
     today_form = serious_incident_form(today)
@@ -93,7 +94,7 @@ async def test_a_refused_signal_is_kept_with_its_reason_and_changes_nothing_else
     assert after.stage is Stage.PANEL_NOTIFICATION
     refused = after.decisions[-1]
     assert (refused.name, refused.accepted, refused.via) == ("challenge_raised", False, "signal")
-    assert "not expected at stage panel_notification" in (refused.reason or "")
+    assert "a referrer challenges a decision not to notify" in (refused.reason or "")
     assert after.deadlines == before.deadlines and after.messages == before.messages
 
     # The case is not wedged: the right decision, by signal, is taken.

@@ -87,6 +87,7 @@ def test_the_command_line_routes_the_local_reviews_decisions_from_the_declaratio
         DecisionName.PUBLICATION_SCHEDULED,
         DecisionName.PUBLISHED,
         DecisionName.RECOMMENDATION_UPDATED,
+        DecisionName.PUBLICATION_WITHDRAWN,
     }
     shared = SeriousIncidentWorkflow.declared(DecisionName.AGENCY_CONTRIBUTION_RECEIVED)
     assert shared is not None and shared is LocalReviewWorkflow.declared(DecisionName.AGENCY_CONTRIBUTION_RECEIVED)

@@ -219,6 +219,8 @@ async def rapid_review_to_the_panels_response(journey: Journey) -> WorkflowHandl
     await journey.decide(handle, "chair_sign_off", signed_on=held_on)
     await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
     await journey.decide(handle, "panel_response", received_on=held_on, agrees=False)
+    await journey.sent(handle, "panel_disagrees")
+    await journey.decide(handle, "executive_reconsidered", decided_on=held_on, commission_lcspr=False)
     final = await handle.result()
     assert final.stage is Stage.CLOSED and "panel_disagrees" in templates(final)
     return handle
@@ -371,6 +373,8 @@ async def challenge_window_runs_out(journey: Journey) -> WorkflowHandle:
     await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today)
     await journey.sent(handle, "rationale_to_referrer")
     await journey.skip_to(end_of_day(add_working_days(today, 10)) + MINUTE)
+    await journey.sent(handle, "challenge_window_ended")  # the Business Unit closes it (issue 14, point 2)
+    await journey.decide(handle, "case_closed", closed_on=await journey.today())
     assert (await handle.result()).stage is Stage.CLOSED
     return handle
 
@@ -611,7 +615,7 @@ async def test_refused_signals_never_fail_a_workflow_task(journey):
     garbage = [
         Decision(name="dsp_decision", body={"nonsense": 1}),
         Decision(name="no_such_decision", body={}),
-        example_decision("notification_submitted"),  # valid, at the wrong stage
+        example_decision("notification_submitted"),  # valid, dated before the LA became aware
         example_decision("dsp_decision", meeting_held_on=today + timedelta(days=1)),  # in the future
         example_decision("dsp_decision", meeting_held_on=today - timedelta(days=30)),  # before the form
     ]
@@ -623,7 +627,7 @@ async def test_refused_signals_never_fail_a_workflow_task(journey):
     ]
     reasons = [d.reason or "" for d in status.decisions]
     assert "nonsense" in reasons[0] and "unknown decision 'no_such_decision'" in reasons[1]
-    assert "not expected at stage dsp_meeting" in reasons[2]
+    assert "before the LA becoming aware" in reasons[2]
     assert "future" in reasons[3] and "before the form's receipt" in reasons[4]
     assert status.stage is Stage.DSP_MEETING
 

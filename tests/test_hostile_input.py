@@ -150,7 +150,8 @@ BAD_DECISIONS = [
     ("a 30,000-character rationale", "dsp_decision", "rationale", "r" * 30_000, "at most 20000"),
     ("a thousand attendees", "dsp_decision", "attendees", ["A"] * 1000, "at most 100 items"),
     ("a date as a number", "dsp_decision", "meeting_held_on", 20260115, "YYYY-MM-DD"),
-    ("wrong stage: notification", "notification_submitted", "submitted_on", "2026-01-15", "not expected at stage"),
+    # a notification may precede the DSP call (issue 14), not the LA's awareness
+    ("notification before awareness", "notification_submitted", "submitted_on", "2026-01-15", "is before the LA becoming aware"),
     ("wrong stage: withdrawal dated in the future", "case_withdrawn", "withdrawn_on", "2099-01-01", "future"),
     ("a line break in a CSONS reference", "notification_submitted", "csons_reference", "CSONS\nBcc: x", "one line"),
     ("a withdrawal with an empty reason", "case_withdrawn", "reason", "  ", "reason"),

@@ -417,6 +417,27 @@ TEMPLATE_CASES = [
         {"received_on": "2026-02-05", "csons_reference": "CSONS-0000001", "comments": "A national review is needed."},
         ["responded on 2026-02-05", "does not agree", "A national review is needed."],
     ),
+    # added by issue 14
+    (
+        "dsp_meeting_call", [Role.DSPS, Role.BUSINESS_UNIT], "dsp-meeting-call",
+        {**NEW_FORM_CONTEXT, "notification_due_on": "2025-12-29"},
+        ["by the end of 2025-12-29 (2 working days after 2025-12-23)", "All three statutory safeguarding partners",
+         "due by the end of 2025-12-29"],
+    ),
+    (
+        "challenge_window_ended", [Role.BUSINESS_UNIT], "challenge-window-ended", {"ends_on": "2026-01-12"},
+        ["by the end of 2026-01-12", "case_closed", "challenge_raised"],
+    ),
+    (
+        "reconsideration_to_panel", [Role.NATIONAL_PANEL, Role.BUSINESS_UNIT], "reconsideration-to-panel",
+        {"decided_on": "2026-02-12", "csons_reference": "CSONS-0000001",
+         "outcome": "a local Child Safeguarding Practice Review is commissioned", "rationale": "Reconsidered."},
+        ["reconsidered their decision on 2026-02-12", "Outcome: a local Child Safeguarding Practice Review is commissioned"],
+    ),
+    (
+        "review_withdrawn_to_agencies", [], "withdrawn-agencies", {"withdrawn_on": "2026-03-02"},
+        ["was withdrawn on 2026-03-02", "No further contribution is needed"],
+    ),
 ]
 
 
@@ -428,6 +449,7 @@ EXTRA_FIELDS: dict[str, dict] = {
     "deadline_reminder": {"deadline_step": "dsp_meeting", "remind": [Role.BUSINESS_UNIT], "number": 1},
     "deadline_escalation": {"deadline_step": "dsp_meeting", "escalate": [Role.ESCALATION, Role.BUSINESS_UNIT]},
     "public_until_reached": {"deadline_step": "public_until"},
+    "review_withdrawn_to_agencies": {"addresses": ["police.safeguarding@example.org"]},
 }
 KINDS = {kind.template: kind for kind in MESSAGES}
 
@@ -493,6 +515,7 @@ async def test_template_renders_with_the_workflows_context(template, to, step, c
         Role.NATIONAL_PANEL: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["national_panel"]],
         Role.SECRETARY_OF_STATE: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["secretary_of_state"]],
         Role.OFSTED: [json.loads(ROUTING_FILE.read_text(encoding="utf-8"))["ofsted"]],
+        Role.DSPS: configured(PARTNERSHIP[authority], "dsps"),
     }
     expected_to = message.addresses + [address for role in message.recipients() for address in roles[role]]
     assert addresses(mail, "From") == [mailbox]

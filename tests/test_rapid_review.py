@@ -68,7 +68,10 @@ async def test_a_review_commissioned_from_convening_to_the_panels_response(journ
     assert receipt.stage is Stage.GOVERNANCE
     status = await journey.sent(handle, "immediate_actions", "report_to_executive")
     assert messages_to(status, "immediate_actions") == [["safeguarding.leads.hsscp@example.org", "HSSCP@hartlepool.gov.uk"]]
-    assert messages_to(status, "report_to_executive") == [["executive.hsscp@example.org", "HSSCP@hartlepool.gov.uk"]]
+    # ¶4.6: the partnership chair is invited too (issue 14, point 10)
+    assert messages_to(status, "report_to_executive") == [
+        ["executive.hsscp@example.org", "HSSCP@hartlepool.gov.uk", "partnership.chair.hsscp@example.org"]
+    ]
     draft = tmp_path / "draft.docx"
     draft.write_bytes(attached_report(journey, handle.id, "review governance"))
     text = report_text(draft)
@@ -147,6 +150,9 @@ async def test_the_panel_disagreeing_goes_to_the_executive(journey):
     await journey.decide(handle, "chair_sign_off", signed_on=today)
     await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)
     await journey.decide(handle, "panel_response", received_on=today, agrees=False, comments="A local review is needed.")
+    await journey.sent(handle, "panel_disagrees")
+    # the case waits for the Executive to reconsider (issue 14, point 4; tests/test_routes.py)
+    await journey.decide(handle, "executive_reconsidered", decided_on=today, commission_lcspr=False)
     final = await handle.result()
     assert messages_to(final, "panel_disagrees") == [["executive.hsscp@example.org", "HSSCP@hartlepool.gov.uk"]]
     (disagreement,) = [m for m in journey.delivered(handle.id) if "does not agree" in m["Subject"]]
@@ -206,7 +212,7 @@ async def test_the_panels_response_overdue_reminds_the_business_unit_to_chase(jo
     status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE).escalated)
     status = await journey.sent(handle, "deadline_escalation")
     chases = [m for m in status.messages if m.key.endswith("/escalation/panel_response")]
-    assert [m.to for m in chases] == [["HSSCP@hartlepool.gov.uk"]]
+    assert [m.to for m in chases] == [["HSSCP@hartlepool.gov.uk", "hsscp.business.manager@example.org"]]
     (chase,) = [m for m in journey.delivered(handle.id) if "National Panel response" in m["Subject"]]
     assert "Chase the National Panel" in chase.get_content()
     assert deadline(status, Clock.PANEL_RESPONSE).reminders_sent == 0

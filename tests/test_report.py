@@ -124,7 +124,7 @@ def test_the_chart_says_what_each_bar_stands_on_and_its_legend_covers_no_bar(reg
         assert [t.get_text() for t in legend.get_texts()] == ["Middlesbrough", "Stockton-on-Tees"]
         labels = [t.get_text() for t in ax.texts]
         # per authority (Middlesbrough, Stockton) and measure: how many cases were judged
-        assert labels == ["n=1", "n=0", "n=0", "n=0", "n=0", "n=2", "n=2", "n=1", "n=1", "n=2"]
+        assert labels == ["n=1", "n=0", "n=0", "n=0", "n=0", "n=0", "n=2", "n=2", "n=1", "n=1", "n=0", "n=2"]
         renderer = fig.canvas.get_renderer()
         box = legend.get_window_extent(renderer)
         bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_height() > 0]
@@ -134,3 +134,33 @@ def test_the_chart_says_what_each_bar_stands_on_and_its_legend_covers_no_bar(reg
         assert "stockton-on-tees" not in " ".join(t.get_text() for t in fig.findobj(plt.Text))
     finally:
         plt.close(fig)
+
+
+def test_the_report_counts_from_the_corrected_dates(register_url, capsys):
+    """Issue 14: a Rapid Review judged by the day its report reached the Panel (signed in time, sent late),
+    copies judged against the actual publication, a ¶2.4 clock set aside by "do not notify"."""
+    migrate(register_url)
+    rows = [
+        case("SI-F", "hartlepool", "HSSCP", date(2025, 3, 3), "closed"),  # not notified: its ¶2.4 clock set aside
+        clock("SI-F", "dsp_meeting", date(2025, 3, 3), date(2025, 3, 5), "met", date(2025, 3, 4)),
+        clock("SI-F", "panel_notification", date(2025, 3, 3), date(2025, 3, 10), "cancelled"),
+        case("SI-G", "hartlepool", "HSSCP", date(2025, 3, 3), "local_review"),
+        clock("SI-G", "panel_notification", date(2025, 3, 3), date(2025, 3, 10), "met", date(2025, 3, 6)),
+        # signed on 2025-03-27, the last day; the report reached the Panel on 2025-04-01
+        clock("SI-G", "rapid_review_submission", date(2025, 3, 6), date(2025, 3, 27), "missed", date(2025, 4, 1)),
+        case("SI-G-lcspr", "hartlepool", "HSSCP", date(2025, 4, 1), "monitoring", "local_review", parent="SI-G"),
+        # planned for 2025-10-01, published 2025-09-10: the copies of 2025-09-05 were due by 2025-09-01
+        clock("SI-G-lcspr", "publication_copies", date(2025, 9, 10), date(2025, 9, 1), "missed", date(2025, 9, 5)),
+        clock("SI-G-lcspr", "lcspr_publication", date(2025, 4, 1), date(2025, 10, 1), "met", date(2025, 9, 10)),
+    ]
+    with Session(engine_for(register_url)) as session:
+        session.add_all(rows)
+        session.commit()
+    starter.report(starter.parse_args(["report", "--from", "2025-01-01", "--to", "2025-12-31", "--csv"]))
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert (row["notified"], row["not_notified"]) == ("1", "1")
+    assert (row["panel_notification_judged"], row["panel_notification_met"]) == ("1", "1")
+    assert (row["rapid_review_submission_judged"], row["rapid_review_submission_met"]) == ("1", "0")
+    assert row["rapid_review_submission_median_working_days"] == "18"
+    assert (row["publication_copies_judged"], row["publication_copies_met"], row["publication_copies_percent"]) == ("1", "0", "0.0")
+    assert row["publication_copies_median_working_days"] == ""

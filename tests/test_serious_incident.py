@@ -134,7 +134,9 @@ async def test_panel_notification_reminds_the_notifier_then_escalates(journey):
     assert messages_to(status, "deadline_reminder") == [
         ["nicole.wilson@stockton.gov.uk", "HSSCP@hartlepool.gov.uk"]
     ] * 2
-    assert ["hsscp.business.manager@example.org", "HSSCP@hartlepool.gov.uk"] in messages_to(
+    # escalated to the local authority that holds the ¶2.4 duty (its notifier, as the routing file has
+    # no escalation address for it), and to the partnership (issue 14, point 10)
+    assert ["nicole.wilson@stockton.gov.uk", "hsscp.business.manager@example.org", "HSSCP@hartlepool.gov.uk"] in messages_to(
         status, "deadline_escalation"
     )
 
@@ -160,7 +162,7 @@ async def test_rapid_review_submission_missed_is_escalated_and_the_case_goes_on(
     assert (await journey.status(handle)).stage is Stage.RAPID_REVIEW
 
 
-async def test_do_not_notify_replies_to_the_referrer_and_closes_when_no_challenge(journey):
+async def test_do_not_notify_replies_to_the_referrer_and_stays_open_until_the_business_unit_closes_it(journey):
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today))
     await journey.decide(handle, "dsp_decision", decision="do_not_notify", meeting_held_on=today)
@@ -171,12 +173,17 @@ async def test_do_not_notify_replies_to_the_referrer_and_closes_when_no_challeng
     assert str(status.details["challenge_window_ends_on"]) == ends_on.isoformat()
     reply = [m for m in journey.delivered(handle.id) if "Decision" in m["Subject"]][0]
     assert "Serious harm; neglect suspected." in reply.get_content()
-    assert "panel_notification" not in [d.key for d in status.deadlines]
+    assert deadline(status, Clock.PANEL_NOTIFICATION).status is DeadlineStatus.CANCELLED  # set aside
 
+    # The protocol sets no time to challenge (issue 14, point 2): the Business Unit is told, the case waits.
     await journey.skip_to(end_of_day(ends_on) + MINUTE)
+    status = await journey.sent(handle, "challenge_window_ended")
+    assert status.stage is Stage.CHALLENGE_WINDOW
+    await journey.decide(handle, "case_closed", closed_on=await journey.today())
     final = await handle.result()
     assert final.stage is Stage.CLOSED
-    assert "no challenge" in (final.closed_reason or "")
+    assert "Closed by the Business Unit" in (final.closed_reason or "")
+    assert deadline(final, Clock.PANEL_NOTIFICATION).status is DeadlineStatus.CANCELLED
 
 
 async def test_challenge_upheld_closes_the_case(journey):
@@ -192,7 +199,8 @@ async def test_challenge_upheld_closes_the_case(journey):
     assert final.stage is Stage.CLOSED
     assert "upheld" in (final.closed_reason or "")
     assert templates(final)[-1] == "challenge_outcome"
-    assert "panel_notification" not in [d.key for d in final.deadlines]
+    assert deadline(final, Clock.PANEL_NOTIFICATION).status is DeadlineStatus.CANCELLED
+    assert deadline(final, Clock.DISPUTE_RESOLUTION).status is DeadlineStatus.MET
 
 
 async def test_challenge_changing_the_decision_sends_the_case_on_to_notification(journey):
@@ -222,7 +230,8 @@ async def test_withdrawn_case_ends_cleanly_and_cancels_its_clocks(journey):
     assert "duplicate of an open case" in (final.closed_reason or "")
     assert deadline(final, Clock.DSP_MEETING).status is DeadlineStatus.MET
     assert deadline(final, Clock.PANEL_NOTIFICATION).status is DeadlineStatus.CANCELLED
-    assert messages_to(final, "case_withdrawn") == [["HSSCP@hartlepool.gov.uk"]]
+    # the notifier, who had the form, is told too (issue 14, point 10)
+    assert messages_to(final, "case_withdrawn") == [["HSSCP@hartlepool.gov.uk", "nicole.wilson@stockton.gov.uk"]]
     assert all(m.status == "sent" for m in final.messages)
 
 

@@ -148,12 +148,14 @@ async def test_a_reminder_policy_changed_while_a_case_is_open(journey, tmp_path,
     changed.write_text(json.dumps(routing))
     monkeypatch.setenv("SAFEGUARDING_ROUTING_FILE", str(changed))
 
-    # The open DSP clock keeps the policy it was set with (it is in the history); the case works on.
+    # The open DSP and ¶2.4 clocks (set when the form came, issue 14) keep the policy they were set with
+    # (it is in the history); the case works on.
     await journey.decide(handle, "dsp_decision", meeting_held_on=today)
-    aware_due = add_working_days(today, 5)
-    await journey.skip_to(end_of_day(aware_due))
-    status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_NOTIFICATION).escalated)
+    await journey.decide(handle, "notification_submitted", submitted_on=today)
+    submission_due = add_working_days(today, 15)
+    await journey.skip_to(end_of_day(submission_due))
+    status = await journey.wait_for(handle, lambda s: deadline(s, Clock.RAPID_REVIEW_SUBMISSION).escalated)
     assert deadline(status, Clock.DSP_MEETING).status.value == "met"
     # The clock set after the change follows the new policy: reminders 3, 2, 1 and 0 working days before.
-    assert deadline(status, Clock.PANEL_NOTIFICATION).reminders_sent == 4
+    assert deadline(status, Clock.RAPID_REVIEW_SUBMISSION).reminders_sent == 4
     assert "deadline_escalation" in templates(status)

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineRecord,
         DecisionRecord,
         MessageRecord,
+        Role,
         Stage,
     )
     from models.dates import london_today
@@ -77,6 +78,7 @@ class Case:
         self.refused_not_kept = 0
         self.withdrawal_ends_any_step = False  # set by CaseWorkflow.follow for cases started from 0.2
         self.signed_decisions = False  # set by CaseWorkflow.open_intake: cases from 0.2 take only signed decisions
+        self.routes = False  # set by the journeys: cases from 0.3 follow the protocol's routes (issue 14)
         self.signing_id = self.case_id  # the case id staff know, which signatures name
         self.withdrawal_received: Decision | None = None  # the signed withdrawal, passed on to a local review
         self.details = details
@@ -186,9 +188,14 @@ class Case:
         self.closed_reason = reason
         self.publish()
 
-    async def announce_withdrawal(self) -> None:
+    async def announce_withdrawal(self, also: list[Role] | None = None, addresses: list[str] | None = None) -> None:
+        """The Business Unit is told; and, from 0.3, everyone the case has involved (`also`, `addresses`)."""
         assert self.withdrawal is not None
-        await self.send(CaseWithdrawnNotice(withdrawn_on=self.withdrawal.withdrawn_on, reason=self.withdrawal.reason))
+        withdrawal = self.withdrawal
+        notice = CaseWithdrawnNotice(withdrawn_on=withdrawal.withdrawn_on, reason=withdrawal.reason)
+        if also or addresses:
+            notice = notice.model_copy(update={"also": also or [], "addresses": addresses or []})
+        await self.send(notice)
 
     async def finish(self) -> CaseStatus:
         """Cancel what is still open, let reminders in flight finish, and end the case."""

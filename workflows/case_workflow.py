@@ -31,6 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
 WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"
 SIGNED_DECISIONS = "signed-decisions"  # workflow.patched: cases from release 0.2 take only signed decisions
+PROTOCOL_ROUTES = "protocol-routes"  # workflow.patched: cases from release 0.3 follow issue 14's routes (Case.routes)
 class CaseWorkflow:
     """The messages every case takes and answers. A journey sets `case`, lists its `parts()` and
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""

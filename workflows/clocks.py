@@ -40,9 +40,8 @@ class Clocks:
         self.case = case
         self.done_before_set: dict[str, date] = {}  # steps recorded before their clock was set up
         self.watchers: list[asyncio.Task[None]] = []
-        self.watches: dict[str, Watch] = {}  # who hears of each deadline
+        self.watched: dict[str, tuple[Deadline, Watch]] = {}  # how each clock was last set, to watch it again
         self.moves: dict[str, int] = {}  # how often each deadline was moved (a correction, a changed date)
-        self.moved_to: dict[str, Deadline] = {}  # the deadline as last computed after a move
 
     async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
         assert self.case.partnership is not None, "look up the partnership first"
@@ -72,7 +71,7 @@ class Clocks:
         )
         key = deadline_key(clock, subject)
         self.case.deadlines[key] = record
-        self.watches[key] = watch
+        self.watched[key] = (deadline, watch)
         self.case.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
         if deadline.due_at <= workflow.now() and workflow.patched(AFTER_THE_FACT):
             self.case.catch_up.overdue(record)  # ended before it was set: summarised, never escalated
@@ -116,7 +115,8 @@ class Clocks:
             deadline.starts_on, deadline.due_on, deadline.due_at, deadline.rule
         )
         self.moves[key] = self.moves.get(key, 0) + 1
-        self.moved_to[key] = deadline
+        watch = self.watched[key][1]
+        self.watched[key] = (deadline, watch)
         self.case.log("deadline_moved", key, f"due {was_due}, now {deadline.due_on} ({deadline.rule})")
         if deadline.due_at > workflow.now():
             self.case.catch_up.overdue_keys.discard(key)  # live again: escalated if missed
@@ -125,7 +125,7 @@ class Clocks:
             self.judge(record, record.step_on)
         elif was is DeadlineStatus.MISSED and deadline.due_at > workflow.now():  # watched again to its new end
             record.status = DeadlineStatus.OPEN
-            self.watchers.append(asyncio.create_task(self.watch(record, deadline, self.watches[key])))
+            self.watchers.append(asyncio.create_task(self.watch(record, deadline, watch)))
         # an open deadline's watcher wakes (`moves`) and watches the new end
         self.case.publish()
 
@@ -133,6 +133,27 @@ class Clocks:
         record = self.case.deadlines.get(deadline_key(clock, subject))
         if record is not None and record.status is DeadlineStatus.OPEN:
             record.status = DeadlineStatus.CANCELLED
+
+    def set_aside(self, clock: Clock, why: str) -> None:
+        """A clock that no longer applies (a ¶2.4 notification after a decision not to notify), open or
+        missed: cancelled, and watched no more; `reopen` puts it back."""
+        record = self.case.deadlines.get(deadline_key(clock))
+        if record is not None and record.status in (DeadlineStatus.OPEN, DeadlineStatus.MISSED) and not record.step_on:
+            record.status = DeadlineStatus.CANCELLED
+            self.case.log("deadline_cancelled", deadline_key(clock), why)
+
+    def reopen(self, clock: Clock, why: str) -> None:
+        """A clock set aside applies again: missed if it was escalated, else watched again (escalated at
+        once if its last day has passed meanwhile)."""
+        key = deadline_key(clock)
+        record = self.case.deadlines.get(key)
+        if record is None or record.status is not DeadlineStatus.CANCELLED or key not in self.watched:
+            return
+        record.status = DeadlineStatus.MISSED if record.escalated else DeadlineStatus.OPEN
+        self.case.log("deadline_reopened", key, why)
+        if not record.escalated:
+            deadline, watch = self.watched[key]
+            self.watchers.append(asyncio.create_task(self.watch(record, deadline, watch)))
 
     def cancel_all(self) -> None:
         for record in self.case.deadlines.values():
@@ -155,7 +176,7 @@ class Clocks:
         """Reminders before the deadline ends, the escalation when it is missed; watched anew when moved."""
         key = deadline_key(record.key, record.subject)
         while await self.watch_once(record, deadline, watch, key, self.moves.get(key, 0)):
-            deadline = self.moved_to[key]
+            deadline = self.watched[key][0]
 
     async def watch_once(self, record: DeadlineRecord, deadline: Deadline, watch: Watch, key: str, moves: int) -> bool:
         """Watch one computed deadline; True if it was moved while open (then watch the new one)."""

@@ -116,6 +116,10 @@ async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> 
     else:
         setattr(part, row.keep, corrected)
     happened_on = corrected.happened_on
+    if row.corrected is not None:
+        await row.corrected(part, corrected)
+    if not row.stops_when(part):
+        return original  # its date no longer judges or starts a clock (chair_sign_off since 0.3: the dispatch does)
     if row.stops and happened_on is not None:
         intake.case.clocks.rejudge(row.stops, happened_on, subject=subject)
     if row.starts and happened_on is not None and happened_on != original.happened_on:

@@ -5,6 +5,9 @@
   ¶4.9  chair_sign_off: the final decision added, the report dispatched to the National Panel; its
         date closes [rapid_review_submission] and starts [panel_response]          -> submit_to_panel
   ¶4.9  panel_response: a disagreement goes to the Executive                         -> panel_replied
+From release 0.3 (`Case.routes`, panel.py): the report is judged by the day it reaches the Panel, the
+case waits on the Panel and its local review side by side, the Executive can reconsider after a
+disagreement, and a Panel silent beyond its clock lets the Business Unit close the case.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from models.identity import PersonRole
     from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage
-    from models.decisions import ChairSignOff, Decision, ExecutiveDecision, NotificationSubmitted, PanelResponse
+    from models.decisions import ChairSignOff, Decision, ExecutiveDecision, ExecutiveReconsidered, NotificationSubmitted
+    from models.decisions import PanelResponse
     from models import messages
 
 from workflows.clocks import Watch
 from workflows.intake import RECORDED_BY_THE_EXECUTIVE, SIGNED_OFF_BY_THE_CHAIR, Step, Table, Takes, at
 from workflows.local_review import LocalReviewWorkflow, local_review_id
+from workflows.panel import PanelOutcome
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 GOVERNANCE = at(Stage.GOVERNANCE)  # the Executive decides (¶4.6), then the chair signs off (¶4.9)
 
 
-class Governance:
+class Governance(PanelOutcome):
     def __init__(
         self,
         case: Case,
@@ -47,6 +52,7 @@ class Governance:
         self.sign_off: ChairSignOff | None = None
         self.report_sent_to_panel_on: date | None = None
         self.panel_reply: PanelResponse | None = None
+        self.reconsidered: ExecutiveReconsidered | None = None
         self.local_review: workflow.ChildWorkflowHandle[LocalReviewWorkflow, CaseStatus] | None = None
 
     async def run(self) -> None:
@@ -56,6 +62,10 @@ class Governance:
         if self.executive.commission_lcspr:
             await self.commission()
         await case.until(lambda: self.sign_off is not None)
+        if case.routes:
+            await self.dispatch_to_panel()
+            await self.follow_panel()
+            return
         await self.submit_to_panel()
         await case.until(lambda: self.panel_reply is not None)
         await self.panel_replied()
@@ -65,7 +75,7 @@ class Governance:
             outcome = local_review.result()
             case.close(f"Local review: {outcome.closed_reason}")
 
-    async def commission(self) -> None:
+    async def commission(self, decided_on: date | None = None) -> None:
         """¶4.6, ¶5.1: the local review runs as a child workflow, its own timeline in the Web UI."""
         case = self.case
         assert self.executive is not None and case.partnership is not None
@@ -75,7 +85,7 @@ class Governance:
                 case_id=case.case_id,
                 local_authority=case.local_authority,
                 partnership=case.partnership,
-                decided_on=self.executive.decided_on,
+                decided_on=decided_on or self.executive.decided_on,
                 signed_decisions=case.signed_decisions,
             ),
             id=local_review_id(case.case_id),
@@ -101,6 +111,15 @@ class Governance:
 
     async def submit_to_panel(self) -> None:
         """¶4.9: the report with the chair's final decision goes to the National Panel."""
+        assert self.sign_off is not None
+        await self.send_report_to_panel()
+        self.report_sent_to_panel_on = self.case.today()
+        await self.case.clocks.start(
+            Clock.PANEL_RESPONSE, self.sign_off.signed_on, Watch(remind=[], escalate=[Role.BUSINESS_UNIT])
+        )
+
+    async def send_report_to_panel(self) -> None:
+        """¶4.9: the report, rendered again with the chair's final decision, to the National Panel."""
         notification = self.notification()
         assert self.sign_off is not None and notification is not None
         final = await self.render_report()
@@ -111,10 +130,6 @@ class Governance:
                 final_decision=self.sign_off.final_decision,
                 document=final,
             )
-        )
-        self.report_sent_to_panel_on = self.case.today()
-        await self.case.clocks.start(
-            Clock.PANEL_RESPONSE, self.sign_off.signed_on, Watch(remind=[], escalate=[Role.BUSINESS_UNIT])
         )
 
     async def panel_replied(self) -> None:
@@ -133,8 +148,10 @@ class Governance:
     # ---- its decisions ----------------------------------------------------------------------------------
 
     def panel_responded(self, decision: PanelResponse) -> None:
-        """¶4.9: the Panel's response; without a local review the case closes."""
+        """¶4.9: the Panel's response; without a local review the case closes (from 0.3: panel.py)."""
         assert self.executive is not None
+        if self.case.routes:
+            return
         if self.executive.commission_lcspr:
             self.case.stage = Stage.LOCAL_REVIEW
         else:
@@ -149,13 +166,18 @@ class Governance:
               keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None,
               by=RECORDED_BY_THE_EXECUTIVE),
         Takes(ChairSignOff, GOVERNANCE,
-              keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, moves_to=Stage.AWAITING_PANEL_RESPONSE,
+              keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, stops_when=lambda g: not g.case.routes,
+              moves_to=Stage.AWAITING_PANEL_RESPONSE,
               after="executive", now=lambda g: g.executive is not None,
               by=SIGNED_OFF_BY_THE_CHAIR, by_with_document=frozenset({PersonRole.BUSINESS_UNIT}), document="written_sign_off",
-              starts=Clock.PANEL_RESPONSE, tells=(messages.ReportToNationalPanel,)),
-        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE),
+              starts=Clock.PANEL_RESPONSE, corrected=PanelOutcome.sign_off_corrected, tells=(messages.ReportToNationalPanel,)),
+        Takes(PanelResponse, at(Stage.AWAITING_PANEL_RESPONSE, Stage.LOCAL_REVIEW),
               keep="panel_reply", stops=Clock.PANEL_RESPONSE, then=panel_responded, after="sign_off",
+              now=lambda g: g.panel_reply is None and (g.case.routes or g.case.stage is Stage.AWAITING_PANEL_RESPONSE),
               tells=(messages.PanelDisagrees,)),
+        Takes(ExecutiveReconsidered, at(Stage.AWAITING_PANEL_RESPONSE, Stage.LOCAL_REVIEW),
+              keep="reconsidered", after="panel_reply", check=PanelOutcome.check_reconsidered,
+              now=PanelOutcome.awaits_reconsideration, by=RECORDED_BY_THE_EXECUTIVE),
     )
 
     def details(self) -> dict[str, Any]:
@@ -163,5 +185,8 @@ class Governance:
             "commission_lcspr": self.executive.commission_lcspr if self.executive else None,
             "report_sent_to_panel_on": self.report_sent_to_panel_on,
             "panel_agrees": self.panel_reply.agrees if self.panel_reply else None,
+            "panel_national_review": self.panel_reply.national_review if self.panel_reply else None,
+            "panel_silent_beyond_its_clock": self.may_close() or None,
+            "executive_reconsidered": self.reconsidered.commission_lcspr if self.reconsidered else None,
             "local_review_id": self.local_review.id if self.local_review else None,
         }

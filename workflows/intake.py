@@ -8,7 +8,7 @@ A row's callables receive the part that declared it (the workflow itself, or a p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -65,9 +65,12 @@ class Takes(Generic[P, D]):
     keep: str | None = None  # the part's attribute that keeps the decision (with `each`: a dict of them)
     each: str | None = None  # a decision kept once per subject (an agency): the field naming it
     stops: Clock | None = None  # the clock its date judges, met or missed (DESIGN.md)
+    stops_when: Callable[[P], bool] = _always  # ... only when this holds (a clock judged otherwise since);
+    # the same holds for `starts`: its date is the date of its clocks only then
     moves_to: Stage | None = None  # the stage the case moves to
     then: Callable[[P, D], None] | None = None  # anything else (a stage by the outcome, closing the case)
     starts: Clock | None = None  # the clock its date starts: moved when a correction changes the date
+    corrected: Callable[[P, D], Awaitable[None]] | None = None  # what a correction changes besides its clocks
     tells: tuple[type[Message], ...] = ()  # the messages that carried it: a correction notice goes to their recipients
     # when it is taken:
     after: After = None  # the step it answers: it cannot be dated before it
@@ -171,7 +174,7 @@ class DecisionIntake:
             getattr(part, row.keep)[subject] = decision
         elif row.keep:
             setattr(part, row.keep, decision)
-        if row.stops:
+        if row.stops and row.stops_when(part):
             assert decision.happened_on is not None, f"{decision.name} stops a clock: it needs its date"
             self.case.clocks.stop(row.stops, decision.happened_on, subject=subject)
         if row.moves_to:

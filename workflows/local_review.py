@@ -21,20 +21,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import working_days_from
-    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage
-    from models.case import deadline_key
-    from models.decisions import (
-        DecisionRefused,
-        FinalReportReceived,
-        PublicationScheduled,
-        Published,
-        ReviewerCommissioned,
-        TermsOfReferenceAgreed,
-    )
+    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
+    from models.decisions import DecisionRefused, FinalReportReceived, PublicationScheduled, PublicationWithdrawn
+    from models.decisions import Published, ReviewerCommissioned, TermsOfReferenceAgreed
     from models import messages
 
 from workflows.case import Case
-from workflows.case_workflow import CaseWorkflow
+from workflows.case_workflow import PROTOCOL_ROUTES, CaseWorkflow
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.intake import Step, Table, Takes, answered, at
@@ -42,8 +35,6 @@ from workflows.recommendations import Recommendations
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
-
-
 PUBLICATION_DATE_MOVES_COPIES = "publication-date-moves-copies"  # workflow.patched, from 0.3
 
 
@@ -84,8 +75,10 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.copies_not_sent = False  # the publication date had passed when the copies were due to go
         self.new_dates: list[date] = []  # publication dates scheduled again, the copies' deadline to move
         self.publication: Published | None = None
+        self.publication_withdrawal: PublicationWithdrawn | None = None
         self.working_days: list[date] = []
         self.open_intake(signed_decisions=commission.signed_decisions)
+        self.case.routes = workflow.patched(PROTOCOL_ROUTES)
 
     def parts(self) -> list[Any]:
         return [self.contributions, self.recommendations]
@@ -100,7 +93,12 @@ class LocalReviewWorkflow(CaseWorkflow):
         return await self.run_case()
 
     async def withdrawn_case(self) -> None:
-        pass  # the case withdrew its local review; the case tells the Business Unit
+        """The case withdrew its local review and tells the Business Unit; from 0.3 the agencies asked
+        to contribute are told here that nothing more is needed."""
+        withdrawal, terms = self.case.withdrawal, self.terms
+        if self.case.routes and withdrawal is not None and terms is not None:
+            addresses = [agency.email for agency in terms.agencies]
+            await self.case.send(messages.ReviewWithdrawnToAgencies(withdrawn_on=withdrawal.withdrawn_on, addresses=addresses))
 
     # ---- the journey ------------------------------------------------------------------------------
 
@@ -128,13 +126,13 @@ class LocalReviewWorkflow(CaseWorkflow):
             if self.new_dates and workflow.patched(PUBLICATION_DATE_MOVES_COPIES):
                 await case.clocks.move(Clock.PUBLICATION_COPIES, self.new_dates[-1])
             self.new_dates.clear()
+        if case.routes:
+            await self.copies_judged_by_publication()
         await self.keep_public()
-        await case.until(lambda: self.recommendations.finished() and self.public_year_over())
+        await case.until(lambda: self.recommendations.finished() and (self.public_year_over() or self.taken_down()))
         assert self.publication is not None
-        case.close(
-            f"LCSPR published on {self.publication.published_on}; every recommendation completed or closed; "
-            "public for a year"
-        )
+        public = f"taken down on {self.publication_withdrawal.withdrawn_on}" if self.publication_withdrawal else "public for a year"
+        case.close(f"LCSPR published on {self.publication.published_on}; every recommendation completed or closed; {public}")
 
     async def ask_agencies(self, publication_due_on: date) -> None:
         """¶5.3: each agency in the Terms of Reference is asked for its contribution, by its date."""
@@ -189,6 +187,26 @@ class LocalReviewWorkflow(CaseWorkflow):
         reached = (self.publication.published_on, self.publication.url)
         watch = Watch(remind=[], reached=reached)
         await self.case.clocks.start(Clock.PUBLIC_UNTIL, self.publication.published_on, watch)
+
+    async def copies_judged_by_publication(self) -> None:
+        """¶5.5: the copies go 7 working days before the date of publication, the actual one (from 0.3)."""
+        assert self.publication is not None
+        copies = self.case.deadlines.get(deadline_key(Clock.PUBLICATION_COPIES))
+        if copies is not None and copies.starts_on != self.publication.published_on:
+            await self.case.clocks.move(Clock.PUBLICATION_COPIES, self.publication.published_on)
+            self.case.publish()
+
+    def taken_down(self) -> bool:
+        return self.publication_withdrawal is not None
+
+    def publication_withdrawn(self, decision: PublicationWithdrawn) -> None:
+        """¶5.5: public for at least a year; a report taken down before is judged by the day it was."""
+        public = self.case.deadlines.get(deadline_key(Clock.PUBLIC_UNTIL))
+        if public is None or public.status is not DeadlineStatus.OPEN:
+            return
+        public.step_on = decision.withdrawn_on
+        public.status = DeadlineStatus.MISSED if decision.withdrawn_on < public.due_on else DeadlineStatus.MET
+        self.case.log(f"deadline_{public.status.value}", deadline_key(Clock.PUBLIC_UNTIL), f"taken down on {decision.withdrawn_on}")
 
     def public_year_over(self) -> bool:
         public = self.case.deadlines.get(deadline_key(Clock.PUBLIC_UNTIL))
@@ -250,6 +268,9 @@ class LocalReviewWorkflow(CaseWorkflow):
         Takes(Published, at(Stage.LCSPR_PUBLICATION),
               keep="publication", stops=Clock.LCSPR_PUBLICATION, moves_to=Stage.MONITORING,
               after="report", check=check_copies_sent, starts=Clock.PUBLIC_UNTIL),
+        Takes(PublicationWithdrawn, at(Stage.MONITORING),
+              keep="publication_withdrawal", then=publication_withdrawn, after="publication",
+              now=lambda r: r.case.routes and r.publication_withdrawal is None),
     )
 
     def details(self) -> dict[str, Any]:
@@ -266,5 +287,6 @@ class LocalReviewWorkflow(CaseWorkflow):
             "copies_sent_on": self.copies_sent_on,
             "published_on": self.publication.published_on if self.publication else None,
             "url": self.publication.url if self.publication else None,
+            "publication_withdrawn_on": self.publication_withdrawal.withdrawn_on if self.publication_withdrawal else None,
             "recommendations": self.recommendations.listed(),
         }

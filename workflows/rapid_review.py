@@ -116,15 +116,17 @@ class RapidReview:
             actions = "\n".join(f"- {action}" for action in meeting.immediate_actions)
             await self.case.send(messages.ImmediateActions(held_on=meeting.held_on, actions=actions))
         draft = await self.render_report()
-        await self.case.send(
-            messages.ReportToExecutive(
-                held_on=meeting.held_on,
-                recommendation=RECOMMENDATION_TEXT[meeting.recommendation],
-                chair=self.convened.chair,
-                submission_due_on=self.submission_due_on(),
-                document=draft,
-            )
+        invitation = messages.ReportToExecutive(
+            held_on=meeting.held_on,
+            recommendation=RECOMMENDATION_TEXT[meeting.recommendation],
+            chair=self.convened.chair,
+            submission_due_on=self.submission_due_on(),
+            document=draft,
         )
+        if self.case.routes:  # ¶4.6: the partnership chair and the Rapid Review chair are invited too
+            chair = [self.convened.chair_email] if self.convened.chair_email else []
+            invitation = invitation.model_copy(update={"also": [Role.PARTNERSHIP_CHAIR], "addresses": chair})
+        await self.case.send(invitation)
 
     async def render_report(self) -> str | None:
         """The report as a Word document (activities/reports.py); None, shown on the case, if it cannot be."""
@@ -180,6 +182,11 @@ class RapidReview:
             raise DecisionRefused(
                 f"rapid_review_convened: contributions_due_on ({decision.contributions_due_on}) is after "
                 f"the rapid_review_submission deadline ({submission.due_on})"
+            )
+        if self.case.routes and decision.meeting_on > submission.due_on:
+            raise DecisionRefused(
+                f"rapid_review_convened: meeting_on ({decision.meeting_on}) is after the rapid_review_submission "
+                f"deadline ({submission.due_on}): the decision must reach the Panel by then (¶4.2, ¶4.9)"
             )
 
     def name_agencies(self, decision: RapidReviewConvened) -> None:

@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.register import record_events
-    from models.case import CaseEvent, DeadlineRecord, DeadlineStatus, MessageRecord, RegisterBatch
+    from models.case import CaseEvent, CaseKind, DeadlineRecord, DeadlineStatus, MessageRecord, RegisterBatch
 
 from workflows.retries import REGISTER
 
@@ -55,7 +55,8 @@ class RegisterFeed:
         self.written_deadlines.update({key: d.model_copy() for key, d in case.deadlines.items()})
         self.written_messages.update({m.key: m.model_copy() for m in messages})
         summary = case.summary()
-        parent = workflow.info().parent
+        # a local review is its case's; a learning request opened from a case (issue 14) is a case of its own
+        parent = workflow.info().parent if case.kind is CaseKind.LOCAL_REVIEW else None
         batch = RegisterBatch(
             events=self.unwritten,
             case=summary if summary != self.written_case else None,
