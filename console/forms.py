@@ -211,3 +211,40 @@ def _owner(location: list[str], names: dict[str, FormField]) -> tuple[str | None
         if name in names:
             return name, location[cut:]
     return None, []
+
+
+# ---- what the GOV.UK macros are given -------------------------------------------------------------
+
+
+def option_text(value: str) -> str:
+    return value.replace("_", " ").replace("-", " ").capitalize()
+
+
+def params_of(f: FormField, values: dict[str, str], errors: dict[str, FieldError]) -> dict[str, Any]:
+    """The parameters of the field's GOV.UK macro (govukInput, govukTextarea, govukRadios, govukDateInput)."""
+    error = errors.get(f.name)
+    common: dict[str, Any] = {"hint": {"text": f.hint} if f.hint else None, "errorMessage": {"text": error.text} if error else None}
+    legend = {"legend": {"text": f.label, "classes": "govuk-fieldset__legend--s"}}
+    if f.kind in ("radios", "yesno"):
+        options = [("yes", "Yes"), ("no", "No")] if f.kind == "yesno" else [(o, option_text(o)) for o in f.options]
+        items = [{"value": v, "text": t, "checked": values.get(f.name) == v} for v, t in options]
+        return common | {"idPrefix": f.id, "name": f.name, "fieldset": legend, "items": items,
+                         "classes": "govuk-radios--inline" if f.kind == "yesno" else ""}
+    if f.kind == "date":
+        items = [
+            {"name": part, "label": part.capitalize(), "value": values.get(f"{f.name}-{part}", ""),
+             "classes": f"govuk-input--width-{4 if part == 'year' else 2}" + (" govuk-input--error" if error else "")}
+            for part in ("day", "month", "year")
+        ]
+        return common | {"id": f.id, "namePrefix": f.name, "fieldset": legend, "items": items}
+    base = common | {"label": {"text": f.label, "classes": "govuk-label--s"}, "id": f.id, "name": f.name, "value": values.get(f.name, "")}
+    if f.kind == "email":
+        return base | {"type": "email", "autocomplete": "email", "spellcheck": False}
+    if f.kind in ("textarea", "lines", "rows"):
+        return base | {"rows": 3 if f.kind == "lines" else 5}
+    return base
+
+
+def error_list(errors: dict[str, FieldError]) -> list[dict[str, str]]:
+    """The GOV.UK error summary's list: each error linking to its field."""
+    return [{"text": e.text, "href": f"#{e.field_id}"} if e.field_id else {"text": e.text} for e in errors.values()]
