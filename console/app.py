@@ -49,7 +49,8 @@ def templates() -> Jinja2Templates:
         autoescape=select_autoescape(["html"]),
     )
     environment.globals.update(
-        params_of=forms.params_of, error_list=forms.error_list, option_text=forms.option_text, london=LONDON
+        params_of=forms.params_of, error_list=forms.error_list, option_text=forms.option_text, london=LONDON,
+        message_state=starter.message_state,
     )
     return Jinja2Templates(env=environment)
 

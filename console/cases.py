@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 import signing
 import starter
+from console.forms import option_text
 from models.case import FINAL_STAGES, LOCAL_REVIEW_SUFFIX, CaseKind, CaseStatus, Clock, DecisionReceipt, Stage
 from models.decisions import DECISIONS, Correction, Decision, DecisionModel, DecisionName
 from models.identity import Person, PersonRole
@@ -74,7 +75,7 @@ class Step:
 
     @property
     def title(self) -> str:
-        return self.name.value.replace("_", " ").capitalize()
+        return option_text(self.name.value)
 
     def may_record(self, person: Person) -> bool:
         return PersonRole.OPERATIONS in person.roles or bool(self.roles & set(person.roles))

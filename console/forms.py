@@ -216,8 +216,13 @@ def _owner(location: list[str], names: dict[str, FormField]) -> tuple[str | None
 # ---- what the GOV.UK macros are given -------------------------------------------------------------
 
 
+ACRONYMS = {"dsp": "DSP", "lcspr": "LCSPR", "la": "LA", "csons": "CSONS"}
+
+
 def option_text(value: str) -> str:
-    return value.replace("_", " ").replace("-", " ").capitalize()
+    """A slug as people read it: "dsp_decision" is "DSP decision", "stockton-on-tees" "Stockton on tees"."""
+    words = value.replace("_", " ").replace("-", " ").capitalize().split(" ")
+    return " ".join(ACRONYMS.get(word.lower(), word) for word in words)
 
 
 def params_of(f: FormField, values: dict[str, str], errors: dict[str, FieldError]) -> dict[str, Any]:

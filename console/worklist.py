@@ -27,7 +27,7 @@ class Item:
     case_id: str
     local_authority: str
     stage: str
-    what: str  # the step, e.g. "Dsp decision", or "Chronology from Cleveland Police"
+    what: str  # the step ("DSP decision"), or the deadline others must meet
     decision: str | None  # the decision that records it, when there is one
     roles: list[str]  # who may record it
     deadline: str  # the deadline's title ("" when the step has none)

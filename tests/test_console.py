@@ -360,7 +360,7 @@ async def test_a_decision_is_recorded_as_the_signed_in_person_with_the_consoles_
             break
         await asyncio.sleep(0.1)
     shown = await console.http.get(recorded.headers["location"])
-    assert "Dsp decision recorded" in shown.text and "dsp@hsscp.example.org" in shown.text
+    assert "DSP decision recorded" in shown.text and "dsp@hsscp.example.org" in shown.text
     next_deadline = re.search(r"Next deadline\s*</dt>\s*<dd[^>]*>\s*([^<]+)", shown.text).group(1)
     assert notification[0].title in next_deadline and f"{notification[0].due_on:%-d %B %Y}" in next_deadline
 
