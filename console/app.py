@@ -58,10 +58,10 @@ def templates() -> Jinja2Templates:
 TEMPLATES = templates()
 
 
-def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
     person = getattr(request.state, "person", None)
     context |= {"person": person, "csrf_token": auth.csrf_token(request), "csp_nonce": request.state.csp_nonce}
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
 
 
 # ---- who is asking ----------------------------------------------------------------------------------

@@ -107,6 +107,16 @@ async def started_case(env, authority: str = "stockton-on-tees") -> str:
     raise AssertionError(f"case {case_id} did not take its partnership")
 
 
+async def next_deadline_set(env, case_id: str, clock: str):
+    """The case once its next deadline is set: the case computes it in an activity, a moment after."""
+    for _ in range(100):
+        case = await starter.case_status(env.client, case_id)
+        if any(d.key.value == clock for d in case.deadlines):
+            return case
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"case {case_id} did not set its {clock} deadline")
+
+
 def post_of(fields: list[forms.FormField], body: dict[str, Any]) -> dict[str, str]:
     """What a person would type into the generated form to give `body`."""
     data: dict[str, str] = {}
@@ -353,12 +363,8 @@ async def test_a_decision_is_recorded_as_the_signed_in_person_with_the_consoles_
     assert decision.accepted and decision.recorded_by == "dsp@hsscp.example.org" and decision.via == "update"
     trusted = json.loads((Path(__import__("os").environ["SAFEGUARDING_SIGNING_DIR"]) / "trusted.json").read_text())
     assert "staff console" in {entry["door"] for entry in trusted.values()}
-    for _ in range(100):  # the case computes its next deadline in an activity, a moment after
-        case = await starter.case_status(env.client, case_id)
-        notification = [d for d in case.deadlines if d.key.value == "panel_notification"]
-        if notification:
-            break
-        await asyncio.sleep(0.1)
+    case = await next_deadline_set(env, case_id, "panel_notification")
+    notification = [d for d in case.deadlines if d.key.value == "panel_notification"]
     shown = await console.http.get(recorded.headers["location"])
     assert "DSP decision recorded" in shown.text and "dsp@hsscp.example.org" in shown.text
     next_deadline = re.search(r"Next deadline\s*</dt>\s*<dd[^>]*>\s*([^<]+)", shown.text).group(1)
@@ -392,3 +398,77 @@ def test_which_decisions_a_role_may_record_comes_from_the_journeys_tables():
     assert [s.name.value for s in cases.steps_now(case) if s.may_record(executive)] == ["executive_decision"]
     viewer = Person(email="v@example.org", partnership="HSSCP", roles=[PersonRole.VIEWER])
     assert not any(s.may_record(viewer) for s in cases.steps_now(case)) and not cases.may_record_anything(viewer)
+
+
+# ---- corrections, the worklist, the register ----------------------------------------------------------
+
+
+async def test_a_recorded_decision_is_corrected_from_the_case_page_with_a_reason(env, console):
+    case_id = await started_case(env)
+    await console.sign_in("officer@hsscp.example.org")
+    assert (await console.post_form(f"/cases/{case_id}/decisions/dsp_decision", dsp_post())).status_code == 303
+    page = await console.http.get(f"/cases/{case_id}")
+    assert f"/cases/{case_id}/corrections/dsp_decision" in page.text
+    path = f"/cases/{case_id}/corrections/dsp_decision"
+    no_reason = await console.post_form(path, dsp_post(rationale="Serious harm; neglect known."))
+    assert no_reason.status_code == 400 and 'href="#reason"' in no_reason.text
+    corrected = await console.post_form(path, dsp_post(rationale="Serious harm; neglect known.") | {"reason": "rationale mistyped"})
+    assert corrected.status_code == 303, corrected.text[-1500:]
+    case = await starter.case_status(env.client, case_id)
+    correction = case.decisions[-1]
+    assert correction.via == "correction" and correction.reason == "rationale mistyped"
+    assert correction.recorded_by == "officer@hsscp.example.org" and correction.replaces == 0
+
+
+async def test_the_worklist_lists_what_each_role_may_record_and_what_waits_on_others(env, console):
+    from datetime import date
+
+    from console import worklist
+    from models.identity import Person, PersonRole
+
+    case_id = await started_case(env)
+    await console.sign_in("officer@hsscp.example.org")
+    assert (await console.post_form(f"/cases/{case_id}/decisions/dsp_decision", dsp_post())).status_code == 303
+    case = await next_deadline_set(env, case_id, "panel_notification")
+    officer = Person(email="o@example.org", partnership="HSSCP", roles=[PersonRole.BUSINESS_UNIT])
+    dsp = Person(email="d@example.org", partnership="HSSCP", roles=[PersonRole.DSP])
+    today = date(2025, 12, 24)
+    mine, others = worklist.worklist([case], officer, today, worklist.Filters())
+    assert [i.decision for i in mine] == ["notification_submitted", "case_withdrawn"] and not others
+    notification = mine[0]
+    deadline = next(d for d in case.deadlines if d.key.value == "panel_notification")
+    assert notification.due_on == deadline.due_on and notification.days_left == worklist.days_left(today, deadline.due_on) > 0
+    mine, others = worklist.worklist([case], dsp, today, worklist.Filters())
+    assert mine == [] and [i.decision for i in others] == ["notification_submitted", "case_withdrawn"]
+    assert [i.decision for i in worklist.worklist([case], dsp, today, worklist.Filters(role="notifier"))[1]] == ["notification_submitted"]
+    assert worklist.worklist([case], officer, today, worklist.Filters(authority="middlesbrough")) == ([], [])
+    assert len(worklist.worklist([case], officer, today, worklist.Filters(stage="panel_notification"))[0]) == 2
+    late = worklist.worklist([case], officer, deadline.due_on.replace(year=deadline.due_on.year + 1), worklist.Filters())[0][0]
+    assert late.overdue and late.days_left < 0
+
+
+async def test_the_register_views_keep_to_the_persons_partnership_and_download_as_csv(env, console):
+    from datetime import date, datetime, timezone
+
+    from register.db import engine
+    from register.models import CaseRow
+    from sqlmodel import Session
+
+    with Session(engine()) as session:
+        for case_id, authority, partnership in (("SI-20251223-aaaaaa", "hartlepool", "HSSCP"), ("SI-20251223-bbbbbb", "middlesbrough", "STSCP")):
+            session.add(CaseRow(case_id=case_id, kind="serious_incident", local_authority=authority, partnership=partnership,
+                                stage="dsp_meeting", received_on=date(2025, 12, 23), next_due_on=date(2025, 12, 30),
+                                updated_at=datetime.now(timezone.utc)))
+        session.commit()
+    await console.sign_in("officer@hsscp.example.org")
+    listed = await console.http.get("/register")
+    assert "SI-20251223-aaaaaa" in listed.text and "SI-20251223-bbbbbb" not in listed.text
+    csv_text = (await console.http.get("/register?format=csv")).text
+    assert csv_text.splitlines()[0].startswith("case_id,") and "SI-20251223-aaaaaa" in csv_text and "bbbbbb" not in csv_text
+    assert (await console.http.get("/register/cases/SI-20251223-aaaaaa/audit?format=csv")).status_code == 200
+    assert (await console.http.get("/register/cases/SI-20251223-bbbbbb/audit")).status_code == 404
+    report = await console.http.get("/register/report?from=2025-01-01&to=2025-12-31&format=csv")
+    assert report.status_code == 200 and "hartlepool" in report.text and "middlesbrough" not in report.text
+    chart = await console.http.get("/register/report/chart.png?from=2025-01-01&to=2025-12-31")
+    assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (await console.http.get("/register/report?from=yesterday")).status_code == 400
