@@ -21,6 +21,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -224,6 +225,18 @@ def _reload_until(person: Person, text: str) -> bool:
     return text in person.page.inner_text("main")
 
 
+@contextmanager
+def on_a_new_case(console, browser, checked, email: str) -> Iterator[tuple[Stack, str, str, Person]]:
+    """A case started from the example form by the command line, and `email` signed in to the console."""
+    stack, url = console
+    case_id = started_case(stack)
+    person = Person(browser, url, email, checked)
+    try:
+        yield stack, url, case_id, person
+    finally:
+        person.close()
+
+
 def started_case(stack: Stack) -> str:
     launched = stack.starter("serious-incident", "examples/serious-incident-form.json", "--json")
     assert launched.returncode == 0, launched.stderr
@@ -233,10 +246,7 @@ def started_case(stack: Stack) -> str:
 
 
 def test_a_refused_decision_shows_the_cases_reason_on_the_form(console, browser, checked):
-    stack, url = console
-    case_id = started_case(stack)  # the example form: received 2025-12-23
-    officer = Person(browser, url, OFFICER, checked)
-    try:
+    with on_a_new_case(console, browser, checked, OFFICER) as (stack, url, case_id, officer):  # received 2025-12-23
         officer.goto(f"/cases/{case_id}/decisions/dsp_decision")
         fill_dsp_decision(officer.page, date(2025, 12, 22))  # before the form was received
         officer.page.get_by_role("button", name="Record the decision").click()
@@ -245,17 +255,12 @@ def test_a_refused_decision_shows_the_cases_reason_on_the_form(console, browser,
         refusal = officer.page.locator(".govuk-error-summary").inner_text()
         assert "The case refused this decision" in refusal and "is before the form's receipt" in refusal, refusal
         assert officer.page.input_value("#rationale") == "Serious harm; neglect suspected.", "what was typed is kept"
-    finally:
-        officer.close()
     shown = stack.starter("status", case_id, "--json")
     assert '"accepted": true' not in shown.stdout
 
 
 def test_a_viewer_cannot_record_a_decision(console, browser, checked):
-    stack, url = console
-    case_id = started_case(stack)
-    viewer = Person(browser, url, VIEWER, checked)
-    try:
+    with on_a_new_case(console, browser, checked, VIEWER) as (stack, url, case_id, viewer):
         viewer.goto(f"/cases/{case_id}")
         assert case_id in viewer.page.inner_text("main")
         assert viewer.page.locator(f"a[href*='/cases/{case_id}/decisions/']").count() == 0
@@ -266,29 +271,19 @@ def test_a_viewer_cannot_record_a_decision(console, browser, checked):
         posted = viewer.context.request.post(f"{url}/cases/{case_id}/decisions/dsp_decision",
                                              form={"csrf_token": token, "decision": "notify"}, max_redirects=0)
         assert posted.status == 403
-    finally:
-        viewer.close()
 
 
 def test_another_partnerships_officer_cannot_open_the_case_by_its_url(console, browser, checked):
-    stack, url = console
-    case_id = started_case(stack)
-    other = Person(browser, url, OTHER, checked)
-    try:
+    with on_a_new_case(console, browser, checked, OTHER) as (stack, url, case_id, other):
         for path in (f"/cases/{case_id}", f"/cases/{case_id}/decisions/dsp_decision", f"/register/cases/{case_id}/audit"):
             response = other.goto(path)
             assert response.status == 404 and case_id not in other.page.inner_text("main"), path
         other.goto("/")
         assert case_id not in other.page.inner_text("main")
-    finally:
-        other.close()
 
 
 def test_a_forged_post_without_the_csrf_token_is_refused(console, browser, checked):
-    stack, url = console
-    case_id = started_case(stack)
-    officer = Person(browser, url, OFFICER, checked)
-    try:
+    with on_a_new_case(console, browser, checked, OFFICER) as (stack, url, case_id, officer):
         form = {"decision": "notify", "meeting_held_on-day": "24", "meeting_held_on-month": "12", "meeting_held_on-year": "2025",
                 "rationale": "forged", "attendees": "A", "independent_scrutineer_attended": "yes"}
         posted = officer.context.request.post(f"{url}/cases/{case_id}/decisions/dsp_decision", form=form, max_redirects=0)
@@ -299,8 +294,6 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console, browser, check
         with officer.page.expect_navigation():
             officer.page.click("button")
         assert "/sign-in" in officer.page.url or "did not come from this site" in officer.page.inner_text("body")
-    finally:
-        officer.close()
     assert '"accepted": true' not in stack.starter("status", case_id, "--json").stdout
 
 
