@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 from temporalio.client import Client
 
 import settings
@@ -29,79 +25,14 @@ import signing
 import starter
 from activities.files import DOCUMENT_NAME, case_folder
 from console import accounts, auth, cases, forms, register_views, worklist
+from console.pages import HERE, choice, page, signed_in, temporal, today, visible_case
 from models.case import CaseStatus, Stage
-from models.dates import LONDON
 from models.forms import LocalAuthority
 from models.identity import Person, PersonRole
 from models.text import Text
 
-HERE = Path(__file__).resolve().parent
 LOG = logging.getLogger("console")  # ids and outcomes only: never a name, an address or a form's content
 INTAKE_ROLES = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.OPERATIONS})  # the Business Unit logs incoming forms
-
-
-def templates() -> Jinja2Templates:
-    environment = Environment(
-        loader=ChoiceLoader([
-            FileSystemLoader(HERE / "templates"),
-            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
-        ]),
-        autoescape=select_autoescape(["html"]),
-    )
-    environment.globals.update(
-        params_of=forms.params_of, error_list=forms.error_list, option_text=forms.option_text, london=LONDON,
-        message_state=starter.message_state,
-    )
-    return Jinja2Templates(env=environment)
-
-
-TEMPLATES = templates()
-
-
-def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    person = getattr(request.state, "person", None)
-    context |= {"person": person, "csrf_token": auth.csrf_token(request), "csp_nonce": request.state.csp_nonce}
-    return TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
-
-
-# ---- who is asking ----------------------------------------------------------------------------------
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def signed_in(handler: Handler) -> Handler:
-    """The page needs a signed-in person (else the sign-in page), kept on `request.state.person`."""
-
-    async def guarded(request: Request) -> Response:
-        person = auth.current_person(request)
-        if person is None:
-            return RedirectResponse("/sign-in", status_code=303)
-        request.state.person = person
-        return await handler(request)
-
-    return guarded
-
-
-async def temporal(request: Request) -> Client:
-    app = request.app
-    if app.state.client is None:
-        try:
-            app.state.client = await app.state.connect()
-        except RuntimeError:
-            raise HTTPException(503, "The case service (Temporal) cannot be reached. Try again in a few minutes.") from None
-    return app.state.client
-
-
-async def visible_case(request: Request) -> CaseStatus:
-    case = await cases.case_for(await temporal(request), request.path_params["case_id"], request.state.person)
-    if case is None:
-        raise HTTPException(404, "Page not found")
-    return case
-
-
-def today() -> date:
-    return starter.today()
 
 
 # ---- sign-in ----------------------------------------------------------------------------------------
@@ -138,18 +69,14 @@ async def home(request: Request) -> Response:
     person = request.state.person
     query = request.query_params
     filters = worklist.Filters(
-        authority=_choice(query.get("authority"), [a.value for a in LocalAuthority]),
-        stage=_choice(query.get("stage"), [s.value for s in Stage]),
-        role=_choice(query.get("role"), [r.value for r in PersonRole]),
+        authority=choice(query.get("authority"), [a.value for a in LocalAuthority]),
+        stage=choice(query.get("stage"), [s.value for s in Stage]),
+        role=choice(query.get("role"), [r.value for r in PersonRole]),
     )
     open_cases = await worklist.open_cases(await temporal(request), person)
     mine, others = worklist.worklist(open_cases, person, today(), filters)
     return page(request, "worklist.html", mine=mine, others=others, filters=filters, cases_count=len(open_cases),
                 authorities=list(LocalAuthority), stages=list(Stage), roles=list(PersonRole), today=today())
-
-
-def _choice(value: str | None, allowed: list[str]) -> str:
-    return value if value in allowed else ""
 
 
 # ---- intake -----------------------------------------------------------------------------------------
@@ -165,7 +92,7 @@ async def intake(request: Request) -> Response:
     person = request.state.person
     if not INTAKE_ROLES & set(person.roles):
         raise HTTPException(403, "Only the Business Unit records incoming forms.")
-    model = starter.JOURNEYS[journey][1]
+    model = cast(type[BaseModel], starter.JOURNEYS[journey][1])
     fields = forms.fields_of(model)
     if request.method == "GET":
         return page(request, "intake.html", title=INTAKE[journey], fields=fields, values={}, errors={})
@@ -180,10 +107,6 @@ async def intake(request: Request) -> Response:
     started = await starter.start_case(await temporal(request), journey, parsed)
     LOG.info("case %s started from the console", started["case_id"])
     return RedirectResponse(f"/cases/{started['case_id']}", status_code=303)
-
-
-class _Served(BaseModel):
-    local_authority: LocalAuthority
 
 
 def _served_by(form: Any, person: Person) -> None:
@@ -220,16 +143,9 @@ def _correctable(case: CaseStatus, person: Person) -> list[str]:
     names = []
     for record in case.decisions:
         step = cases.decision_model(record.name)
-        if record.accepted and record.via != "correction" and step and record.name not in names and _may_record_name(record.name, person):
+        if record.accepted and record.via != "correction" and step and record.name not in names and cases.may_record_anything(person, record.name):
             names.append(record.name)
     return names
-
-
-def _may_record_name(name: str, person: Person) -> bool:
-    if PersonRole.OPERATIONS in person.roles:
-        return True
-    rows = [row for journey in (*cases.JOURNEY_OF.values(), cases.LocalReviewWorkflow) for t in journey.tables() for row in t]
-    return any(row.name == name and set(person.roles) & (row.by | row.by_with_document) for row in rows)
 
 
 def _documents(case_id: str) -> list[str]:
@@ -264,7 +180,7 @@ async def decision_form(request: Request) -> Response:
     if step is None:
         raise HTTPException(404, "This case does not take that decision now, or your role does not record it.")
     fields = forms.fields_of(step.model)
-    context = {"case": case, "step": step, "fields": fields}
+    context: dict[str, Any] = {"case": case, "step": step, "fields": fields}
     if request.method == "GET":
         return page(request, "decision.html", values={}, errors={}, refusal=None, **context)
     form = await auth.checked_form(request)
@@ -296,7 +212,7 @@ async def correction_form(request: Request) -> Response:
     if model is None or name not in _correctable(case, person):
         raise HTTPException(404, "Page not found")
     fields = forms.fields_of(model) + forms.fields_of(_Reason)
-    context = {"case": case, "name": name, "fields": fields, "title": forms.label_of(name)}
+    context: dict[str, Any] = {"case": case, "name": name, "fields": fields, "title": forms.label_of(name)}
     if request.method == "GET":
         return page(request, "correction.html", values={}, errors={}, refusal=None, **context)
     form = await auth.checked_form(request)
@@ -317,66 +233,6 @@ async def correction_form(request: Request) -> Response:
 
 
 # ---- the register -----------------------------------------------------------------------------------
-
-
-def _csv(text: str, name: str) -> Response:
-    return Response(text, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
-
-@signed_in
-async def register_cases(request: Request) -> Response:
-    query = request.query_params
-    authority = _choice(query.get("authority"), [a.value for a in LocalAuthority])
-    stage = _choice(query.get("stage"), [s.value for s in Stage])
-    overdue = query.get("overdue") == "yes"
-    rows = register_views.cases(request.state.person, authority, stage, overdue)
-    if query.get("format") == "csv":
-        return _csv(register_views.as_csv(register_views.CASE_COLUMNS, [r.model_dump() for r in rows]), "cases.csv")
-    return page(request, "register_cases.html", rows=rows, authority=authority, stage=stage, overdue=overdue,
-                authorities=list(LocalAuthority), stages=list(Stage), query=str(query))
-
-
-@signed_in
-async def register_audit(request: Request) -> Response:
-    case_id = request.path_params["case_id"]
-    known, partnership = register_views.partnership_of(case_id) if cases.CASE_ID.fullmatch(case_id) else (False, None)
-    if not known or not cases.may_see(request.state.person, partnership):
-        raise HTTPException(404, "Page not found")
-    rows = register_views.audit_rows(case_id)
-    if request.query_params.get("format") == "csv":
-        return _csv(register_views.as_csv(register_views.AUDIT_COLUMNS, rows), f"audit-{case_id}.csv")
-    return page(request, "register_audit.html", case_id=case_id, rows=rows)
-
-
-def _period(request: Request) -> tuple[date, date]:
-    """The report's period from ?from=&to= (default: the last twelve months)."""
-    end, start = today(), today() - timedelta(days=365)
-    try:
-        start = date.fromisoformat(request.query_params.get("from") or start.isoformat())
-        end = date.fromisoformat(request.query_params.get("to") or end.isoformat())
-    except ValueError:
-        raise HTTPException(400, "Dates are written YYYY-MM-DD.") from None
-    if start > end or (end - start).days > 3660:
-        raise HTTPException(400, "The period must start before it ends and be at most ten years.")
-    return start, end
-
-
-@signed_in
-async def register_report(request: Request) -> Response:
-    start, end = _period(request)
-    figures, rows = register_views.report(request.state.person, start, end)
-    if request.query_params.get("format") == "csv":
-        columns = list(rows[0]) if rows else ["local_authority"]
-        return _csv(register_views.as_csv(columns, rows), f"timeliness-{start}-{end}.csv")
-    return page(request, "register_report.html", figures=figures, start=start, end=end, measures=register_views.MEASURE_TITLES)
-
-
-@signed_in
-async def register_chart(request: Request) -> Response:
-    start, end = _period(request)
-    figures, _ = register_views.report(request.state.person, start, end)
-    png = register_views.chart_png(figures, f"Timeliness, cases received {start} to {end}")
-    return Response(png, media_type="image/png")
 
 
 # ---- errors and the app -----------------------------------------------------------------------------
@@ -407,10 +263,10 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
         Route("/cases/{case_id}/documents/{name}", document),
         Route("/cases/{case_id}/decisions/{name}", decision_form, methods=["GET", "POST"]),
         Route("/cases/{case_id}/corrections/{name}", correction_form, methods=["GET", "POST"]),
-        Route("/register", register_cases),
-        Route("/register/cases/{case_id}/audit", register_audit),
-        Route("/register/report", register_report),
-        Route("/register/report/chart.png", register_chart),
+        Route("/register", register_views.register_cases),
+        Route("/register/cases/{case_id}/audit", register_views.register_audit),
+        Route("/register/report", register_views.register_report),
+        Route("/register/report/chart.png", register_views.register_chart),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         Mount("/assets", StaticFiles(directory=HERE / "static" / "govuk" / "assets"), name="assets"),
     ]

@@ -112,13 +112,17 @@ def step_for(case: CaseStatus, name: str, person: Person) -> Step | None:
     return next((s for s in steps_now(case) if s.name == name and s.may_record(person)), None)
 
 
-def may_record_anything(person: Person) -> bool:
-    """Whether any decision table names one of the person's roles: a viewer's never does."""
+JOURNEYS: tuple[type[CaseWorkflow], ...] = (*JOURNEY_OF.values(), LocalReviewWorkflow)
+
+
+def may_record_anything(person: Person, name: str | None = None) -> bool:
+    """Whether any row of the journeys' decision tables (for the decision `name`, if given) names one
+    of the person's roles: a viewer's never does; operations may record any."""
     roles = set(person.roles)
     if PersonRole.OPERATIONS in roles:
         return True
-    journeys = [*JOURNEY_OF.values(), LocalReviewWorkflow]
-    return any(roles & (row.by | row.by_with_document) for j in journeys for table in j.tables() for row in table)
+    rows = [row for journey in JOURNEYS for table in journey.tables() for row in table]
+    return any(roles & (row.by | row.by_with_document) for row in rows if name is None or row.name == name)
 
 
 def decision_model(name: str) -> type[DecisionModel] | None:

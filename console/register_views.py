@@ -1,15 +1,23 @@
 """The register's views for the console: open cases with filters, a case's audit, the annual
-timeliness report and its chart, each as a page and as CSV, always limited to the person's partnership."""
+timeliness report and its chart, each as a page and as CSV, always limited to the person's partnership.
+Read from the case register (register/queries.py, register/report.py), as `starter.py cases|audit|report`."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
+from console import cases as case_access
+from console.pages import choice, csv_download, page, signed_in, today
+from models.case import Stage
+from models.forms import LocalAuthority
 from models.identity import Person
 from register.db import engine, migrate
 from register.models import CaseRow
@@ -84,3 +92,62 @@ def as_csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
 
 CASE_COLUMNS = list(CaseListing.model_fields)
 MEASURE_TITLES = MEASURES
+
+
+# ---- the pages ----------------------------------------------------------------------------------------
+
+
+@signed_in
+async def register_cases(request: Request) -> Response:
+    query = request.query_params
+    authority = choice(query.get("authority"), [a.value for a in LocalAuthority])
+    stage = choice(query.get("stage"), [s.value for s in Stage])
+    overdue = query.get("overdue") == "yes"
+    rows = cases(request.state.person, authority, stage, overdue)
+    if query.get("format") == "csv":
+        return csv_download(as_csv(CASE_COLUMNS, [r.model_dump() for r in rows]), "cases.csv")
+    return page(request, "register_cases.html", rows=rows, authority=authority, stage=stage, overdue=overdue,
+                authorities=list(LocalAuthority), stages=list(Stage), query=str(query))
+
+
+@signed_in
+async def register_audit(request: Request) -> Response:
+    case_id = request.path_params["case_id"]
+    known, partnership = partnership_of(case_id) if case_access.CASE_ID.fullmatch(case_id) else (False, None)
+    if not known or not case_access.may_see(request.state.person, partnership):
+        raise HTTPException(404, "Page not found")
+    rows = audit_rows(case_id)
+    if request.query_params.get("format") == "csv":
+        return csv_download(as_csv(AUDIT_COLUMNS, rows), f"audit-{case_id}.csv")
+    return page(request, "register_audit.html", case_id=case_id, rows=rows)
+
+
+def _period(request: Request) -> tuple[date, date]:
+    """The report's period from ?from=&to= (default: the last twelve months)."""
+    end, start = today(), today() - timedelta(days=365)
+    try:
+        start = date.fromisoformat(request.query_params.get("from") or start.isoformat())
+        end = date.fromisoformat(request.query_params.get("to") or end.isoformat())
+    except ValueError:
+        raise HTTPException(400, "Dates are written YYYY-MM-DD.") from None
+    if start > end or (end - start).days > 3660:
+        raise HTTPException(400, "The period must start before it ends and be at most ten years.")
+    return start, end
+
+
+@signed_in
+async def register_report(request: Request) -> Response:
+    start, end = _period(request)
+    figures, rows = report(request.state.person, start, end)
+    if request.query_params.get("format") == "csv":
+        columns = list(rows[0]) if rows else ["local_authority"]
+        return csv_download(as_csv(columns, rows), f"timeliness-{start}-{end}.csv")
+    return page(request, "register_report.html", figures=figures, start=start, end=end, measures=MEASURE_TITLES)
+
+
+@signed_in
+async def register_chart(request: Request) -> Response:
+    start, end = _period(request)
+    figures, _ = report(request.state.person, start, end)
+    png = chart_png(figures, f"Timeliness, cases received {start} to {end}")
+    return Response(png, media_type="image/png")

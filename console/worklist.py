@@ -73,7 +73,8 @@ def items_of(case: CaseStatus, person: Person, today: date) -> tuple[list[Item],
     """The case's open steps the person may record, and those waiting on others."""
     open_deadlines = sorted((d for d in case.deadlines if outstanding(d)), key=lambda d: d.due_on)
     statutory = [d for d in open_deadlines if d.key not in (Clock.AGENCY_CONTRIBUTION, Clock.RECOMMENDATION)]
-    mine, others = [], []
+    mine: list[Item] = []
+    others: list[Item] = []
     for step in steps_now(case):
         own = next((d for d in open_deadlines if d.key == step.clock), None) if step.clock else None
         deadline = own or (statutory[0] if statutory else None)
