@@ -160,7 +160,7 @@ async def document(request: Request) -> Response:
     if not DOCUMENT_NAME.fullmatch(name) or name not in _documents(case.case_id):
         raise HTTPException(404, "Page not found")
     path = case_folder(settings.documents_dir(), case.case_id) / name
-    return FileResponse(path, filename=name, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return FileResponse(path, filename=name)  # as an attachment, never shown inline
 
 
 # ---- decisions and corrections ----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from console import accounts, auth, cases, forms
 from console.app import create_app
 from models.decisions import DECISIONS
 from models.forms import LearningRequestForm, SeriousIncidentForm
-from tests.journey import example, serious_incident_form
+from tests.journey import example
 from worker import build_worker
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -472,3 +472,22 @@ async def test_the_register_views_keep_to_the_persons_partnership_and_download_a
     chart = await console.http.get("/register/report/chart.png?from=2025-01-01&to=2025-12-31")
     assert chart.status_code == 200 and chart.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert (await console.http.get("/register/report?from=yesterday")).status_code == 400
+
+
+async def test_a_cases_documents_download_only_to_its_partnership(env, console, monkeypatch):
+    case_id = await started_case(env)
+    folder = settings.documents_dir() / case_id
+    folder.mkdir(parents=True)
+    (folder / "final-report.pdf").write_bytes(b"%PDF-1.4 the report")
+    (settings.documents_dir() / "elsewhere.pdf").write_bytes(b"%PDF-1.4 not the case's")
+    await console.sign_in("officer@hsscp.example.org")
+    page = await console.http.get(f"/cases/{case_id}")
+    assert f"/cases/{case_id}/documents/final-report.pdf" in page.text
+    got = await console.http.get(f"/cases/{case_id}/documents/final-report.pdf")
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 the report"
+    assert got.headers["content-disposition"].startswith("attachment")
+    for name in ("..%2Felsewhere.pdf", "missing.pdf", ".hidden"):
+        assert (await console.http.get(f"/cases/{case_id}/documents/{name}")).status_code == 404, name
+    other = another(console)
+    await other.sign_in("officer@stscp.example.org")
+    assert (await other.http.get(f"/cases/{case_id}/documents/final-report.pdf")).status_code == 404
