@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -24,6 +25,9 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is a denial of service
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 _LOCK = threading.Lock()
+TRIES = 5  # failed sign-ins for one address before it must wait
+WAIT_SECONDS = 15 * 60
+_failures: dict[str, list[float]] = {}  # address -> times of its recent failed sign-ins (this process)
 
 
 class AccountRefused(ValueError):
@@ -93,17 +97,24 @@ def add_account(email: str, partnership: str | None, roles: list[str], password:
 
 
 def authenticate(email: str, password: str) -> Account | None:
-    """The account if the password is its own; None otherwise (same work whether or not it exists)."""
-    account = load_accounts().get(email.strip().lower()) if len(email) <= 255 else None
-    if len(password) > MAX_PASSWORD_LENGTH:
+    """The account if the password is its own; None otherwise (same work whether or not it exists).
+    After TRIES failures for one address in WAIT_SECONDS, that address is refused until they pass."""
+    address = email.strip().lower()[:255]
+    now = time.monotonic()
+    recent = [at for at in _failures.get(address, []) if now - at < WAIT_SECONDS]
+    if len(recent) >= TRIES or len(password) > MAX_PASSWORD_LENGTH:
         return None
+    account = load_accounts().get(address) if len(email) <= 255 else None
     try:
-        if account is None:
-            HASHER.verify(_UNKNOWN_HASH, password)  # as slow as a real check: no telling who has an account
-            return None
-        HASHER.verify(account.password_hash, password)
+        HASHER.verify(account.password_hash if account else _UNKNOWN_HASH, password)  # no telling who has an account
     except (VerifyMismatchError, VerificationError, InvalidHashError):
+        account = None
+    if account is None:
+        _failures[address] = recent + [now]
+        if len(_failures) > 10_000:  # bounded, whatever is tried
+            _failures.pop(next(iter(_failures)))
         return None
+    _failures.pop(address, None)
     return account
 
 

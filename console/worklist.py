@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from console.cases import authorities_of, may_see, partnership_of, steps_now
 from models.case import LOCAL_REVIEW_SUFFIX, CaseStatus, Clock, DeadlineRecord, DeadlineStatus
+from models.decisions import DecisionName
 from models.identity import Person
 from models.working_days import working_days_between
 import starter
@@ -76,6 +77,8 @@ def items_of(case: CaseStatus, person: Person, today: date) -> tuple[list[Item],
     mine: list[Item] = []
     others: list[Item] = []
     for step in steps_now(case):
+        if step.name == DecisionName.CASE_WITHDRAWN:  # always possible, never due: on the case page only
+            continue
         own = next((d for d in open_deadlines if d.key == step.clock), None) if step.clock else None
         deadline = own or (statutory[0] if statutory else None)
         item = _item(case, step.title, step.name.value, sorted(r.value for r in step.roles), deadline, today)

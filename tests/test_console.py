@@ -179,9 +179,22 @@ def test_users_add_stores_an_argon2_hash_owner_only_and_refuses_in_one_line(tmp_
 
 def test_an_account_signs_in_with_its_password_only(accounts_file, monkeypatch):
     monkeypatch.setenv("SAFEGUARDING_ACCOUNTS_FILE", str(accounts_file))
+    monkeypatch.setattr(accounts, "_failures", {})
     assert accounts.authenticate("OFFICER@hsscp.example.org", PASSWORD).email == "officer@hsscp.example.org"
     assert accounts.authenticate("officer@hsscp.example.org", PASSWORD + "x") is None
     assert accounts.authenticate("nobody@hsscp.example.org", PASSWORD) is None
+
+
+def test_sign_in_is_refused_for_a_while_after_five_wrong_passwords(accounts_file, monkeypatch):
+    monkeypatch.setenv("SAFEGUARDING_ACCOUNTS_FILE", str(accounts_file))
+    monkeypatch.setattr(accounts, "_failures", {})
+    for _ in range(accounts.TRIES):
+        assert accounts.authenticate("dsp@hsscp.example.org", "guessing and guessing") is None
+    assert accounts.authenticate("dsp@hsscp.example.org", PASSWORD) is None, "refused even with the right one"
+    assert accounts.authenticate("viewer@hsscp.example.org", PASSWORD) is not None, "other accounts unaffected"
+    later = accounts.time.monotonic() + accounts.WAIT_SECONDS + 1
+    monkeypatch.setattr(accounts.time, "monotonic", lambda: later)
+    assert accounts.authenticate("dsp@hsscp.example.org", PASSWORD) is not None
     person = accounts.account_of("viewer@hsscp.example.org").person()
     assert person.partnership == "HSSCP" and [r.value for r in person.roles] == ["viewer"]
 
@@ -434,15 +447,16 @@ async def test_the_worklist_lists_what_each_role_may_record_and_what_waits_on_ot
     dsp = Person(email="d@example.org", partnership="HSSCP", roles=[PersonRole.DSP])
     today = date(2025, 12, 24)
     mine, others = worklist.worklist([case], officer, today, worklist.Filters())
-    assert [i.decision for i in mine] == ["notification_submitted", "case_withdrawn"] and not others
+    assert [i.decision for i in mine] == ["notification_submitted"] and not others, "a withdrawal is never due"
     notification = mine[0]
     deadline = next(d for d in case.deadlines if d.key.value == "panel_notification")
     assert notification.due_on == deadline.due_on and notification.days_left == worklist.days_left(today, deadline.due_on) > 0
     mine, others = worklist.worklist([case], dsp, today, worklist.Filters())
-    assert mine == [] and [i.decision for i in others] == ["notification_submitted", "case_withdrawn"]
+    assert mine == [] and [i.decision for i in others] == ["notification_submitted"]
     assert [i.decision for i in worklist.worklist([case], dsp, today, worklist.Filters(role="notifier"))[1]] == ["notification_submitted"]
     assert worklist.worklist([case], officer, today, worklist.Filters(authority="middlesbrough")) == ([], [])
-    assert len(worklist.worklist([case], officer, today, worklist.Filters(stage="panel_notification"))[0]) == 2
+    assert len(worklist.worklist([case], officer, today, worklist.Filters(stage="panel_notification"))[0]) == 1
+    assert worklist.worklist([case], officer, today, worklist.Filters(stage="dsp_meeting")) == ([], [])
     late = worklist.worklist([case], officer, deadline.due_on.replace(year=deadline.due_on.year + 1), worklist.Filters())[0][0]
     assert late.overdue and late.days_left < 0
 

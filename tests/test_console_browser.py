@@ -22,12 +22,12 @@ import sys
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.test_web_ui import CHROMIUM, PROJECT, Stack, embedded_default, wait_for  # noqa: F401 (the fixture)
+from tests.test_web_ui import CHROMIUM, PERSONAL, PROJECT, Stack, embedded_default, wait_for  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -295,6 +295,15 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console, browser, check
             officer.page.click("button")
         assert "/sign-in" in officer.page.url or "did not come from this site" in officer.page.inner_text("body")
     assert '"accepted": true' not in stack.starter("status", case_id, "--json").stdout
+
+
+def test_the_console_logs_no_personal_data(console):
+    """run.sh's output (the console's log lines among it): ids and outcomes, never a person or a form."""
+    stack, _ = console
+    log = stack.log.read_text(errors="replace")
+    assert "staff console listening on" in log and "decision dsp_decision recorded on case" in log
+    leaked = [value for value in PERSONAL + [OFFICER, VIEWER, OTHER, PASSWORD] if value.lower() in log.lower()]
+    assert not leaked, f"personal data in the console's log: {leaked}"
 
 
 def test_every_page_was_checked_by_axe(checked):
