@@ -6,11 +6,15 @@ session's CSRF token; decisions are signed with the console's key for the person
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -131,7 +135,7 @@ async def case_page(request: Request) -> Response:
     steps = cases.steps_now(case)
     return page(
         request, "case.html", case=case, mine=[s for s in steps if s.may_record(person)],
-        others=[s for s in steps if not s.may_record(person)], documents=_documents(case.case_id),
+        others=[s for s in steps if not s.may_record(person)], documents=list(_documents(case)),
         working_days_left=lambda due: worklist.days_left(today(), due), today=today(),
         review=case.details.get("local_review"), corrections=_correctable(case, person),
         next=worklist.next_deadline(case), outstanding=worklist.outstanding,
@@ -148,18 +152,23 @@ def _correctable(case: CaseStatus, person: Person) -> list[str]:
     return names
 
 
-def _documents(case_id: str) -> list[str]:
-    folder = case_folder(settings.documents_dir(), case_id)
-    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+def _documents(case: CaseStatus) -> dict[str, Path]:
+    """The case's documents and its local review's (the reviewer's report), by name."""
+    ids = [case.case_id] + ([case.details["local_review_id"]] if case.details.get("local_review_id") else [])
+    found: dict[str, Path] = {}
+    for folder in (case_folder(settings.documents_dir(), workflow_id) for workflow_id in ids):
+        if folder.is_dir():
+            found |= {p.name: p for p in folder.iterdir() if p.is_file()}
+    return dict(sorted(found.items()))
 
 
 @signed_in
 async def document(request: Request) -> Response:
     case = await visible_case(request)
     name = request.path_params["name"]
-    if not DOCUMENT_NAME.fullmatch(name) or name not in _documents(case.case_id):
+    path = _documents(case).get(name) if DOCUMENT_NAME.fullmatch(name) else None
+    if path is None:
         raise HTTPException(404, "Page not found")
-    path = case_folder(settings.documents_dir(), case.case_id) / name
     return FileResponse(path, filename=name)  # as an attachment, never shown inline
 
 
@@ -183,12 +192,14 @@ async def decision_form(request: Request) -> Response:
     context: dict[str, Any] = {"case": case, "step": step, "fields": fields}
     if request.method == "GET":
         return page(request, "decision.html", values={}, errors={}, refusal=None, **context)
-    form = await auth.checked_form(request)
+    form = await auth.checked_form(request, max_files=len(forms.DOCUMENTS))
     values = forms.shown_values(form)
     body = forms.values_of(form, fields) | {"recorded_by": person.email}
     try:
         step.model.model_validate(body, context={"today": today()})
-        await cases.record(await temporal(request), case.case_id, step.name.value, body, person)
+        with tempfile.TemporaryDirectory(prefix="console-upload-") as folder:
+            documents = await uploads(form, fields, Path(folder))
+            await cases.record(await temporal(request), case.case_id, step.name.value, body, person, documents)
     except ValidationError as error:
         return page(request, "decision.html", 400, values=values, errors=forms.errors_of(error, fields), refusal=None, **context)
     except starter.Refused as refused:
@@ -196,6 +207,20 @@ async def decision_form(request: Request) -> Response:
         return page(request, "decision.html", 400, values=values, errors={}, refusal=str(refused), **context)
     LOG.info("decision %s recorded on case %s", step.name.value, case.case_id)
     return RedirectResponse(f"/cases/{case.case_id}?recorded={step.name.value}", status_code=303)
+
+
+async def uploads(form: FormData, fields: list[forms.FormField], folder: Path) -> dict[str, Path]:
+    """The documents sent with a decision, each written to `folder` under a plain name (the stored
+    document's name is made from it; the case checks its type and size)."""
+    found: dict[str, Path] = {}
+    for f in fields:
+        upload = form.get(f.name)
+        if f.kind == "file" and isinstance(upload, UploadFile) and upload.filename:
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(upload.filename).name).strip("-.")[-100:] or "document"
+            path = folder / name
+            path.write_bytes(await upload.read())
+            found[f.name] = path
+    return found
 
 
 class _Reason(BaseModel):
@@ -211,7 +236,7 @@ async def correction_form(request: Request) -> Response:
     model = cases.decision_model(name)
     if model is None or name not in _correctable(case, person):
         raise HTTPException(404, "Page not found")
-    fields = forms.fields_of(model) + forms.fields_of(_Reason)
+    fields = [f for f in forms.fields_of(model) if f.kind != "file"] + forms.fields_of(_Reason)
     context: dict[str, Any] = {"case": case, "name": name, "fields": fields, "title": forms.label_of(name)}
     if request.method == "GET":
         return page(request, "correction.html", values={}, errors={}, refusal=None, **context)

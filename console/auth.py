@@ -21,6 +21,7 @@ from console.accounts import account_of
 from models.identity import Person
 
 MAX_POST_BYTES = 256 * 1024  # a form or a decision is a few kilobytes
+MAX_UPLOAD_BYTES = 26 * 1024 * 1024  # a decision with its document (at most 25 MB, activities/files.py)
 MAX_FIELDS = 400
 
 
@@ -89,9 +90,9 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def checked_form(request: Request) -> FormData:
+async def checked_form(request: Request, max_files: int = 0) -> FormData:
     """A POST's form, refused (403) unless it carries the session's CSRF token, (413) if too large."""
-    form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_POST_BYTES)
+    form = await request.form(max_files=max_files, max_fields=MAX_FIELDS, max_part_size=MAX_POST_BYTES)
     expected = request.session.get("csrf")
     given = form.get("csrf_token")
     if not isinstance(expected, str) or not isinstance(given, str) or not hmac.compare_digest(expected, given):
@@ -116,9 +117,10 @@ class Guard:
             return
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
+        limit = post_limit(scope["path"], dict(scope["headers"]).get(b"content-type", b""))
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_POST_BYTES):
-            await self.refuse(send, 413, b"Too large: a form is at most 256 KB.")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self.refuse(send, 413, b"Too large: a form is at most 256 KB, a document 25 MB.")
             return
         received = 0
 
@@ -126,8 +128,8 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_POST_BYTES:
-                raise HTTPException(413, "Too large: a form is at most 256 KB.")
+            if received > limit:
+                raise HTTPException(413, "Too large: a form is at most 256 KB, a document 25 MB.")
             return message
 
         async def with_headers(message: Message) -> None:
@@ -144,6 +146,13 @@ class Guard:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
         await send({"type": "http.response.body", "body": body})
+
+
+def post_limit(path: str, content_type: bytes) -> int:
+    """A decision form may carry a document (multipart); every other post is a few kilobytes."""
+    if content_type.startswith(b"multipart/form-data") and "/decisions/" in path:
+        return MAX_UPLOAD_BYTES
+    return MAX_POST_BYTES
 
 
 def security_headers(nonce: str, path: str) -> dict[str, Any]:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 
 import signing
 import starter
+from activities.files import store_document
 from console.forms import option_text
 from models.case import FINAL_STAGES, LOCAL_REVIEW_SUFFIX, CaseKind, CaseStatus, Clock, DecisionReceipt, Stage
 from models.decisions import DECISIONS, Correction, Decision, DecisionModel, DecisionName
@@ -137,10 +139,20 @@ def _signed(case_id: str, name: str, body: dict[str, Any], person: Person) -> An
     return signing.sign(case_id, name, body, person, now, key_file=signing.console_key_file())
 
 
-async def record(client: Client, case_id: str, name: str, body: dict[str, Any], person: Person) -> DecisionReceipt:
-    """Send the decision, signed for the signed-in person; starter.Refused with the case's reason."""
-    decision = Decision(name=name, body=body, signature=_signed(case_id, name, body, person))
+async def record(
+    client: Client, case_id: str, name: str, body: dict[str, Any], person: Person, documents: dict[str, Path] | None = None
+) -> DecisionReceipt:
+    """Send the decision, signed for the signed-in person; starter.Refused with the case's reason. Its
+    `documents` (field: uploaded file) are stored in the case's documents folder first, as starter.py
+    `decide` stores them, and the decision carries their stored names."""
     target = await starter.decision_target(client, case_id, name)
+    body = dict(body)
+    for field, path in (documents or {}).items():
+        try:
+            body[field] = store_document(path, target)
+        except ValueError as error:
+            raise starter.Refused(f"{field}: {str(error).replace(str(path), path.name)}") from None
+    decision = Decision(name=name, body=body, signature=_signed(case_id, name, body, person))
     return await starter.send_update(client, case_id, target, CaseWorkflow.decide, decision)
 
 

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from starlette.datastructures import FormData
 
-NOT_ON_FORMS = frozenset({"recorded_by", "report_file", "written_sign_off"})  # the console's own, or files
+NOT_ON_FORMS = frozenset({"recorded_by"})  # the console's own: the signed-in person
+DOCUMENTS = frozenset({"report_file", "written_sign_off"})  # a file sent with the form (starter.DOCUMENT_FIELDS)
 TEXTAREA_FROM = 1000  # a string allowed longer than this is free text: a textarea
 SEPARATOR = "|"
 
@@ -28,7 +29,7 @@ class FormField:
 
     name: str
     label: str
-    kind: Literal["text", "email", "textarea", "date", "radios", "yesno", "lines", "rows", "fieldset"]
+    kind: Literal["text", "email", "textarea", "date", "radios", "yesno", "lines", "rows", "fieldset", "file"]
     required: bool
     options: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
@@ -45,6 +46,8 @@ class FormField:
             return "For example, 27 3 2026" + optional
         if self.kind == "lines":
             return "One on each line" + optional
+        if self.kind == "file":
+            return "A Word document (.docx) or a PDF, at most 25 MB" + optional
         if self.kind == "rows":
             return f"One on each line: {' | '.join(c.replace('_', ' ') for c in self.columns)}" + optional
         return optional.strip().capitalize().strip("()")
@@ -84,6 +87,8 @@ def _field(name: str, info: FieldInfo) -> FormField:
     annotation, metadata = _plain_type(info.annotation, list(info.metadata))
     required = info.is_required()
     label = label_of(name.rpartition(".")[2])
+    if name in DOCUMENTS:
+        return FormField(name, label, "file", required)
     if get_origin(annotation) is Literal:
         return FormField(name, label, "radios", required, options=tuple(str(o) for o in get_args(annotation)))
     if isinstance(annotation, type) and issubclass(annotation, Enum):
@@ -146,6 +151,8 @@ def values_of(form: FormData, fields: list[FormField]) -> dict[str, Any]:
             nested = values_of(form, f.children)
             if nested or f.required:
                 values[key] = nested
+            continue
+        if f.kind == "file":  # stored by the route, which puts the stored name in
             continue
         if f.kind == "date":
             value: Any = _date(form, f.name)
@@ -245,6 +252,8 @@ def params_of(f: FormField, values: dict[str, str], errors: dict[str, FieldError
     base = common | {"label": {"text": f.label, "classes": "govuk-label--s"}, "id": f.id, "name": f.name, "value": values.get(f.name, "")}
     if f.kind == "email":
         return base | {"type": "email", "autocomplete": "email", "spellcheck": False}
+    if f.kind == "file":
+        return base | {"value": None, "attributes": {"accept": ".pdf,.docx"}}
     if f.kind in ("textarea", "lines", "rows"):
         return base | {"rows": 3 if f.kind == "lines" else 5}
     return base

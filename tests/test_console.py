@@ -505,3 +505,38 @@ async def test_a_cases_documents_download_only_to_its_partnership(env, console, 
     other = another(console)
     await other.sign_in("officer@stscp.example.org")
     assert (await other.http.get(f"/cases/{case_id}/documents/final-report.pdf")).status_code == 404
+
+
+async def test_the_business_unit_records_the_chairs_sign_off_with_the_written_sign_off_attached(env, console):
+    """A decision's document goes with its form (multipart): stored in the case's documents folder
+    as the command line stores it, named in the decision, offered for download on the case page."""
+    from models.identity import Person, PersonRole
+
+    case_id = await started_case(env)
+    officer = Person(email="officer@hsscp.example.org", partnership="HSSCP", roles=[PersonRole.BUSINESS_UNIT])
+    for name in ("dsp_decision", "notification_submitted", "rapid_review_convened", "rapid_review_meeting_held", "executive_decision"):
+        for _ in range(100):  # a step the case is still setting up says "send it again"
+            try:
+                await cases.record(env.client, case_id, name, example(f"decisions/{name}.json"), officer)
+                break
+            except starter.Refused as refused:
+                assert "send it again" in str(refused), refused
+                await asyncio.sleep(0.1)
+    await console.sign_in("officer@hsscp.example.org")
+    path = f"/cases/{case_id}/decisions/chair_sign_off"
+    form_page = await console.http.get(path)
+    assert 'enctype="multipart/form-data"' in form_page.text and 'type="file"' in form_page.text
+    fields = forms.fields_of(DECISIONS["chair_sign_off"])
+    data = post_of(fields, example("decisions/chair_sign_off.json")) | {"csrf_token": await console.token(path)}
+    without = await console.http.post(path, data=data)
+    assert without.status_code == 400 and "written say-so" in without.text.replace("&#39;", "'"), "refused by the case without it"
+    wrong = await console.http.post(path, data=data, files={"written_sign_off": ("sign-off.pdf", b"not a pdf", "application/pdf")})
+    assert wrong.status_code == 400 and "not a Word document (.docx) or a PDF" in wrong.text and "/tmp" not in wrong.text
+    signed = await console.http.post(path, data=data, files={"written_sign_off": ("Chair's sign-off.pdf", b"%PDF-1.4 signed", "application/pdf")})
+    assert signed.status_code == 303, signed.text[-1500:]
+    case = await starter.case_status(env.client, case_id)
+    assert case.decisions[-1].name == "chair_sign_off" and case.decisions[-1].accepted
+    stored = [p.name for p in (settings.documents_dir() / case_id).iterdir()]
+    assert len(stored) == 1 and stored[0].startswith("Chair-s-sign-off-") and stored[0].endswith(".pdf")
+    page = await console.http.get(f"/cases/{case_id}")
+    assert f"/cases/{case_id}/documents/{stored[0]}" in page.text
