@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import stat
 import subprocess
@@ -149,7 +150,7 @@ def dsp_post(**changes: str) -> dict[str, str]:
 
 
 def users_add(tmp_path: Path, *args: str, password: str = PASSWORD) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SAFEGUARDING_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEGUARDING_")}
     env["SAFEGUARDING_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run([sys.executable, "starter.py", "users", "add", *args], cwd=PROJECT, env=env,
                           input=password + "\n", capture_output=True, text=True, timeout=60)
@@ -374,7 +375,7 @@ async def test_a_decision_is_recorded_as_the_signed_in_person_with_the_consoles_
     case = await starter.case_status(env.client, case_id)
     (decision,) = case.decisions
     assert decision.accepted and decision.recorded_by == "dsp@hsscp.example.org" and decision.via == "update"
-    trusted = json.loads((Path(__import__("os").environ["SAFEGUARDING_SIGNING_DIR"]) / "trusted.json").read_text())
+    trusted = json.loads((Path(os.environ["SAFEGUARDING_SIGNING_DIR"]) / "trusted.json").read_text())
     assert "staff console" in {entry["door"] for entry in trusted.values()}
     case = await next_deadline_set(env, case_id, "panel_notification")
     notification = [d for d in case.deadlines if d.key.value == "panel_notification"]
