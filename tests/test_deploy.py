@@ -52,7 +52,7 @@ def test_every_image_is_pinned_and_no_secret_is_written_in():
 def test_the_stack_is_closed_by_default():
     services = COMPOSE["services"]
     published = {name: s["ports"] for name, s in services.items() if "ports" in s}
-    assert set(published) == {"temporal", "temporal-ui", "codec-server", "prometheus", "grafana"}  # never the database
+    assert set(published) == {"temporal", "temporal-ui", "codec-server", "console", "prometheus", "grafana"}  # never the database
     for name, ports in published.items():
         for port in ports:
             assert re.fullmatch(r"\$\{[A-Z_]+_BIND_IP:-127\.0\.0\.1\}:\d+:\d+", port), f"{name}: {port} not on loopback"
@@ -74,6 +74,20 @@ def test_the_stack_is_closed_by_default():
     for name in ("worker", "temporal-namespace"):
         assert "TEMPORAL_TLS_CLIENT_CERT_PATH" in services[name]["environment"]
     assert "TEMPORAL_TLS_FRONTEND_CERT" in services["temporal"]["environment"]
+
+
+def test_the_console_is_a_service_of_its_own_with_its_own_key_and_secrets():
+    console = COMPOSE["services"]["console"]
+    assert console["command"] == ["python", "-m", "console"] and console["secrets"] == ["safeguarding_keys"]
+    environment = console["environment"]
+    assert ":?" in environment["SAFEGUARDING_CONSOLE_SECRET"], "no session secret written in or defaulted"
+    assert environment["SAFEGUARDING_CONSOLE_SIGNING_KEY"].startswith("/app/console-key/")
+    assert not any("console-key" in volume for volume in COMPOSE["services"]["worker"]["volumes"]), "the worker never holds the console's private key"
+    assert "signing:/app/data/signing" in console["volumes"] and "signing:/app/data/signing" in COMPOSE["services"]["worker"]["volumes"]
+    code = "".join((PROJECT / name).read_text() for name in ("settings.py", "signing.py", "register/db.py", "console/auth.py",
+                                                             "console/accounts.py", "console/__main__.py"))
+    read = set(re.findall(r'"((?:TEMPORAL|SAFEGUARDING)_[A-Z_]+)"', code))
+    assert set(environment) <= read, f"settings the console never reads: {set(environment) - read}"
 
 
 def test_the_worker_reads_every_setting_it_is_given():

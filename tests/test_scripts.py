@@ -49,19 +49,20 @@ def clone(tmp_path_factory) -> Path:
     return fresh_clone(tmp_path_factory.mktemp("clone") / "repo")
 
 
-@pytest.mark.parametrize("taken", ["server", "web_ui"])
+@pytest.mark.parametrize("taken", ["server", "web_ui", "console"])
 def test_run_sh_refuses_a_taken_port_in_one_line_before_starting_anything(clone, taken):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     port = listener.getsockname()[1]
-    server_port, ui_port = (port, free_port()) if taken == "server" else (free_port(), port)
+    ports = {"server": free_port(), "web_ui": free_port(), "console": free_port()} | {taken: port}
     try:
         started = time.monotonic()
         result = subprocess.run(
             ["bash", "scripts/run.sh"],
             cwd=clone,
-            env=clean_env(TEMPORAL_ADDRESS=f"localhost:{server_port}", TEMPORAL_UI_PORT=str(ui_port)),
+            env=clean_env(TEMPORAL_ADDRESS=f"localhost:{ports['server']}", TEMPORAL_UI_PORT=str(ports["web_ui"]),
+                          SAFEGUARDING_CONSOLE_PORT=str(ports["console"])),
             capture_output=True,
             text=True,
             timeout=60,
@@ -73,19 +74,20 @@ def test_run_sh_refuses_a_taken_port_in_one_line_before_starting_anything(clone,
     assert result.stdout == "", "nothing started, nothing said to be up"
     (line,) = result.stderr.splitlines()
     assert f"port {port} " in line and "already in use" in line, line
-    assert "TEMPORAL_ADDRESS=" in line and "TEMPORAL_UI_PORT=" in line, "it says how to choose another"
+    assert "TEMPORAL_ADDRESS=" in line and "TEMPORAL_UI_PORT=" in line and "SAFEGUARDING_CONSOLE_PORT=" in line, "it says how to choose another"
     assert not (clone / ".venv").exists() and not (clone / "data").exists(), "nothing installed or created"
 
 
 @pytest.mark.fresh_clone
 def test_run_sh_from_a_fresh_clone_starts_then_stops_the_worker_before_the_server(clone):
-    port, ui_port = free_port(), free_port()
+    port, ui_port, console_port = free_port(), free_port(), free_port()
     log = clone.parent / "run.log"
     with log.open("wb") as out:
         run = subprocess.Popen(
             ["bash", "scripts/run.sh"],
             cwd=clone,
-            env=clean_env(TEMPORAL_ADDRESS=f"localhost:{port}", TEMPORAL_UI_PORT=str(ui_port), PYTHONUNBUFFERED="1"),
+            env=clean_env(TEMPORAL_ADDRESS=f"localhost:{port}", TEMPORAL_UI_PORT=str(ui_port),
+                          SAFEGUARDING_CONSOLE_PORT=str(console_port), PYTHONUNBUFFERED="1"),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal's foreground job
@@ -98,6 +100,7 @@ def test_run_sh_from_a_fresh_clone_starts_then_stops_the_worker_before_the_serve
             time.sleep(0.5)
         text = log.read_text(errors="replace")
         assert f"Temporal is up on 127.0.0.1:{port}. Web UI: http://localhost:{ui_port}" in text, text
+        assert f"Staff console: http://localhost:{console_port}" in text, text
         status = subprocess.run(
             [str(clone / ".venv/bin/python"), "starter.py", "status", "SI-20250101-000000"],
             cwd=clone, env=clean_env(TEMPORAL_ADDRESS=f"127.0.0.1:{port}"), capture_output=True, text=True, timeout=60,
@@ -113,8 +116,9 @@ def test_run_sh_from_a_fresh_clone_starts_then_stops_the_worker_before_the_serve
     text = log.read_text(errors="replace")
     assert run.returncode == 130, text
     assert "dial error" not in text and "connection refused" not in text.lower(), text
-    with socket.socket() as s:  # the server is gone too
-        s.bind(("127.0.0.1", port))
+    for gone in (port, console_port):  # the server and the console are gone too
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", gone))
 
 
 def test_starter_without_a_server_says_so_in_one_line():

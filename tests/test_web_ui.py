@@ -78,6 +78,7 @@ def embedded_default(tmp_path_factory) -> Iterator[Stack]:
         TEMPORAL_ADDRESS=f"127.0.0.1:{port}",
         TEMPORAL_UI_PORT=str(ui_port),
         SAFEGUARDING_CODEC_PORT=str(codec_port),
+        SAFEGUARDING_CONSOLE_PORT=str(free_port()),
         SAFEGUARDING_DATA_DIR=str(folder / "data"),  # the key file, temporal.db, register.db
         SAFEGUARDING_OUTBOX_DIR=str(folder / "outbox"),
         SAFEGUARDING_REPORTS_DIR=str(folder / "reports"),

@@ -1,0 +1,25 @@
+"""`python -m console`: the staff console on SAFEGUARDING_CONSOLE_HOST:SAFEGUARDING_CONSOLE_PORT
+(default 127.0.0.1:8000), served by uvicorn. Access logs are off: a URL names a case, and the console's
+own log lines carry ids and outcomes only."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+
+from console.app import create_app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    host = os.environ.get("SAFEGUARDING_CONSOLE_HOST", "127.0.0.1")
+    port = int(os.environ.get("SAFEGUARDING_CONSOLE_PORT", "8000"))
+    print(f"staff console listening on http://{host}:{port}", flush=True)
+    uvicorn.run(create_app(), host=host, port=port, access_log=False, proxy_headers=False, server_header=False,
+                limit_concurrency=100, timeout_keep_alive=5)
+
+
+if __name__ == "__main__":
+    main()
