@@ -11,10 +11,10 @@ from datetime import date
 
 from temporalio.client import Client
 
-from console.cases import authorities_of, may_see, partnership_of, steps_now
-from models.case import LOCAL_REVIEW_SUFFIX, CaseStatus, Clock, DeadlineRecord, DeadlineStatus
-from models.decisions import DecisionName
+from console.cases import authorities_of, may_see, partnership_of, review_stage, steps_now
+from models.case import LOCAL_REVIEW_SUFFIX, CaseStatus, Clock, DeadlineRecord, DeadlineStatus, Stage
 from models.identity import Person
+from models.next_steps import EXPECTED
 from models.working_days import working_days_between
 import starter
 
@@ -70,14 +70,23 @@ def _item(case: CaseStatus, what: str, decision: str | None, roles: list[str], d
     )
 
 
+def stages_of(case: CaseStatus) -> list[Stage]:
+    """The case's stage, and its local review's while it runs."""
+    review = review_stage(case)
+    return [case.stage] + ([review] if review is not None else [])
+
+
 def items_of(case: CaseStatus, person: Person, today: date) -> tuple[list[Item], list[Item]]:
     """The case's open steps the person may record, and those waiting on others."""
     open_deadlines = sorted((d for d in case.deadlines if outstanding(d)), key=lambda d: d.due_on)
     statutory = [d for d in open_deadlines if d.key not in (Clock.AGENCY_CONTRIBUTION, Clock.RECOMMENDATION)]
     mine: list[Item] = []
     others: list[Item] = []
+    waited_for = {name for stage in stages_of(case) for name, _ in EXPECTED.get(stage, [])}
     for step in steps_now(case):
-        if step.name == DecisionName.CASE_WITHDRAWN:  # always possible, never due: on the case page only
+        # what the case waits for (models/next_steps.py); a withdrawal, a challenge, an agency added and
+        # the like are always possible, never due: they are on the case page only
+        if step.name not in waited_for:
             continue
         own = next((d for d in open_deadlines if d.key == step.clock), None) if step.clock else None
         deadline = own or (statutory[0] if statutory else None)

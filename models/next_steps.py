@@ -12,7 +12,10 @@ BUSINESS_UNIT = "the Business Unit"
 EXPECTED: dict[Stage, list[tuple[str, str]]] = {
     # serious incident (¶2.6-2.7)
     Stage.DSP_MEETING: [("dsp_decision", "the Delegated Safeguarding Partners (their teleconference)")],
-    Stage.CHALLENGE_WINDOW: [("challenge_raised", "the referrer, only if they challenge the decision not to notify")],
+    Stage.CHALLENGE_WINDOW: [
+        ("challenge_raised", "the referrer or a safeguarding partner, only if they challenge the decision"),
+        ("case_closed", f"{BUSINESS_UNIT}, once satisfied no challenge is coming (cases from 0.3)"),
+    ],
     Stage.DISPUTE_RESOLUTION: [("challenge_resolved", f"{BUSINESS_UNIT}, when the dispute resolution procedure ends")],
     Stage.PANEL_NOTIFICATION: [("notification_submitted", "the LA Serious Incident Notifier (CSONS reference and date)")],
     # the Rapid Review (¶4)

@@ -315,3 +315,15 @@ async def test_the_publication_corrected_judges_the_six_months_again_and_moves_t
     assert deadline(status, Clock.LCSPR_PUBLICATION).step_on == publication_on
     public = deadline(status, Clock.PUBLIC_UNTIL)
     assert (public.starts_on, public.due_on) == (publication_on, add_calendar_months(publication_on, 12))
+
+
+async def test_the_executives_decision_corrected_moves_the_local_reviews_six_months(journey):
+    from tests.test_local_review import commissioned_case
+    from models.working_days import add_calendar_months
+
+    case, review, today = await commissioned_case(journey)
+    later = add_working_days(today, 2)  # decided two working days after the day typed
+    await journey.skip_to(end_of_day(add_working_days(today, 3)) - timedelta(hours=6))
+    await correct(journey, case, "executive_decision", "Decided at the meeting two days later.", decided_on=later)
+    status = await journey.wait_for(review, lambda s: deadline(s, Clock.LCSPR_PUBLICATION).starts_on == later)
+    assert deadline(status, Clock.LCSPR_PUBLICATION).due_on == add_calendar_months(later, 6)

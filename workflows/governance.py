@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 GOVERNANCE = at(Stage.GOVERNANCE)  # the Executive decides (¶4.6), then the chair signs off (¶4.9)
 
 
+EXECUTIVE_CORRECTION_MOVES_REVIEW = "executive-correction-moves-review-clock"  # workflow.patched, from 0.3
+
 class Governance(PanelOutcome):
     def __init__(
         self,
@@ -91,6 +93,15 @@ class Governance(PanelOutcome):
             id=local_review_id(case.case_id),
             static_summary=f"Local Child Safeguarding Practice Review of case {case.case_id}",
         )
+
+    async def executive_corrected(self, decision: ExecutiveDecision) -> None:
+        """The Executive's decision corrected to another date: a running local review counts its 6 months
+        from it (cases from 0.3)."""
+        review = self.local_review
+        if review is None or review.done() or self.reconsidered is not None:
+            return
+        if workflow.patched(EXECUTIVE_CORRECTION_MOVES_REVIEW):
+            await review.signal(LocalReviewWorkflow.commission_dated, decision.decided_on)
 
     async def withdraw_local_review(self) -> None:
         """A withdrawn case withdraws its local review too, which cancels the review's clocks."""
@@ -164,7 +175,7 @@ class Governance(PanelOutcome):
     DECISIONS: Table = (
         Takes(ExecutiveDecision, GOVERNANCE,
               keep="executive", after=lambda g: g.answers(), now=lambda g: g.executive is None,
-              by=RECORDED_BY_THE_EXECUTIVE),
+              by=RECORDED_BY_THE_EXECUTIVE, corrected=executive_corrected),
         Takes(ChairSignOff, GOVERNANCE,
               keep="sign_off", stops=Clock.RAPID_REVIEW_SUBMISSION, stops_when=lambda g: not g.case.routes,
               moves_to=Stage.AWAITING_PANEL_RESPONSE,

@@ -14,6 +14,7 @@ report has been public for a year.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import working_days_from
-    from models.case import CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
+    from models.case import FINAL_STAGES, CaseKind, CaseStatus, Clock, DeadlineStatus, LocalReviewCommission, Role, Stage, deadline_key
     from models.decisions import DecisionRefused, FinalReportReceived, PublicationScheduled, PublicationWithdrawn
     from models.decisions import Published, ReviewerCommissioned, TermsOfReferenceAgreed
     from models import messages
@@ -75,6 +76,7 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.copies_not_sent = False  # the publication date had passed when the copies were due to go
         self.new_dates: list[date] = []  # publication dates scheduled again, the copies' deadline to move
         self.publication: Published | None = None
+        self.commission_dates: list[date] = []  # the Executive's decision as corrected on the case
         self.publication_withdrawal: PublicationWithdrawn | None = None
         self.working_days: list[date] = []
         self.open_intake(signed_decisions=commission.signed_decisions)
@@ -102,10 +104,23 @@ class LocalReviewWorkflow(CaseWorkflow):
 
     # ---- the journey ------------------------------------------------------------------------------
 
+    @workflow.signal(name="commission_dated")
+    def commission_dated(self, decided_on: date) -> None:
+        """Its case's Executive decision corrected to another date: the 6 months run from it (¶5.1)."""
+        self.commission_dates.append(decided_on)
+
+    async def follow_commission_dates(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self.commission_dates) or self.case.stage in FINAL_STAGES)
+            if not self.commission_dates:
+                return
+            await self.case.clocks.move(Clock.LCSPR_PUBLICATION, self.commission_dates.pop(0))
+
     async def journey(self) -> None:
         case = self.case
         watch = Watch(remind=[Role.BUSINESS_UNIT])
         publication = await case.clocks.start(Clock.LCSPR_PUBLICATION, self.commission.decided_on, watch)
+        case.clocks.watchers.append(asyncio.create_task(self.follow_commission_dates()))
         await case.until(lambda: self.terms is not None)
         await self.ask_agencies(publication.due_on)
         await case.until(lambda: self.report is not None)
@@ -138,16 +153,9 @@ class LocalReviewWorkflow(CaseWorkflow):
         """¶5.3: each agency in the Terms of Reference is asked for its contribution, by its date."""
         assert self.terms is not None
         requests = [
-            (
-                agency,
-                agency.contribution_due_on,
-                messages.LcsprContributionRequest(
-                    agency=agency.name,
-                    due_on=agency.contribution_due_on,
-                    publication_due_on=publication_due_on,
-                ),
-            )
-            for agency in self.terms.agencies
+            (a, a.contribution_due_on, messages.LcsprContributionRequest(agency=a.name, due_on=a.contribution_due_on,
+                                                                         publication_due_on=publication_due_on))
+            for a in self.terms.agencies
         ]
         await self.contributions.ask(requests, asked_on=self.terms.agreed_on)
 
@@ -217,7 +225,7 @@ class LocalReviewWorkflow(CaseWorkflow):
     def check_publication_date(self, schedule: PublicationScheduled) -> None:
         """¶5.5: the copies go at the latest 7 working days before publication. A date that leaves less
         is refused, unless the copies have gone (sent by the case, or recorded as sent), or the date is
-        past (a case entered after the fact: the copies go now and their deadline shows how late)."""
+        past (a case entered after the fact: the copies are not sent, catch_up.py)."""
         today, publication_on = self.case.today(), schedule.publication_on
         if self.copies_sent_on is not None or schedule.copies_sent_on is not None or publication_on < today:
             return
