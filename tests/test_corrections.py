@@ -327,3 +327,44 @@ async def test_the_executives_decision_corrected_moves_the_local_reviews_six_mon
     await correct(journey, case, "executive_decision", "Decided at the meeting two days later.", decided_on=later)
     status = await journey.wait_for(review, lambda s: deadline(s, Clock.LCSPR_PUBLICATION).starts_on == later)
     assert deadline(status, Clock.LCSPR_PUBLICATION).due_on == add_calendar_months(later, 6)
+
+
+async def test_the_convening_corrected_moves_each_agencys_clock_to_its_corrected_date(journey):
+    handle, today = await journey.notified_case()
+    due, meeting = await journey.convene_rapid_review(handle, today)
+    later = add_working_days(due, 1)
+    await correct(journey, handle, "rapid_review_convened", "The agencies were given one more day.",
+                  contributions_due_on=later, meeting_on=meeting)
+    status = await journey.sent(handle, "decision_corrected")
+    agency_clocks = [d for d in status.deadlines if d.key == Clock.AGENCY_CONTRIBUTION]
+    assert [(d.due_on, d.status) for d in agency_clocks] == [(later, DeadlineStatus.OPEN)] * 2
+    # the agencies asked and the Rapid Review panel hear of it
+    assert {"police.safeguarding@example.org", "trust.safeguarding@example.org"} <= set(messages_to(status, "decision_corrected")[0])
+    with pytest.raises(WorkflowUpdateFailedError) as refused:  # which agencies are asked is not a correction
+        await correct(journey, handle, "rapid_review_convened", "x", agencies=[{"name": "Durham Police", "email": "d@example.org"}],
+                      contributions_due_on=later, meeting_on=meeting)
+    assert "cannot change which agencies are asked; add one with agency_added" in str(refused.value.cause)
+
+
+async def test_the_terms_and_the_report_corrected_move_the_agency_and_recommendation_clocks(journey):
+    from tests.test_local_review import POLICE, TRUST, agencies, commissioned_case, recommendations
+
+    case, review, today = await commissioned_case(journey)
+    await journey.decide(review, "reviewer_commissioned", commissioned_on=today)
+    await journey.decide(review, "terms_of_reference_agreed", agreed_on=today, agencies=agencies(add_working_days(today, 10)))
+    await journey.wait_for(review, lambda s: len([d for d in s.deadlines if d.key == Clock.AGENCY_CONTRIBUTION]) == 2)
+    await correct(journey, review, "terms_of_reference_agreed", "Twelve working days were agreed.",
+                  agreed_on=today, agencies=agencies(add_working_days(today, 12)))
+    status = await journey.sent(review, "decision_corrected")
+    assert {d.due_on for d in status.deadlines if d.key == Clock.AGENCY_CONTRIBUTION} == {add_working_days(today, 12)}
+    for agency in (POLICE, TRUST):
+        await journey.decide(review, "agency_contribution_received", agency=agency, received_on=today)
+    r1 = today + timedelta(days=120)
+    await journey.decide(review, "final_report_received", received_on=today, recommendations=recommendations(r1))
+    await journey.wait_for(review, lambda s: any(d.key == Clock.RECOMMENDATION for d in s.deadlines))
+    await correct(journey, review, "final_report_received", "R1 is due a month later.",
+                  received_on=today, recommendations=recommendations(r1 + timedelta(days=30)))
+    status = await journey.wait_for(
+        review, lambda s: deadline(s, Clock.RECOMMENDATION).due_on == r1 + timedelta(days=30) and "decision_corrected" in [m.template for m in s.messages][-1:]
+    )
+    assert deadline(status, Clock.RECOMMENDATION).status is DeadlineStatus.OPEN

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AgencyRequest, ContributionDueExtendedNotice, Message
 
 from workflows.clocks import Watch
+from workflows.corrections import MOVES_STARTED_CLOCKS
 from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
@@ -29,6 +30,15 @@ if TYPE_CHECKING:
 # A Rapid Review's contributions, once it is convened (¶4.3); a local review's, once its terms are agreed (¶5.3).
 ASKED = at(Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE, Stage.LCSPR_REVIEW, Stage.LCSPR_PUBLICATION)
 
+
+
+async def agencies_redated(owner: Any, decision: Any) -> None:
+    """`Takes.corrected` of the convening and of the terms of reference (from 0.3): each agency's clock
+    runs to its corrected due date (the convening's one date, or each agency's own)."""
+    if workflow.patched(MOVES_STARTED_CLOCKS):
+        shared = getattr(decision, "contributions_due_on", None)
+        dues = [(a.name, getattr(a, "contribution_due_on", None) or shared) for a in decision.agencies]
+        await owner.contributions.redate(dues)
 
 class AgencyContributions:
     def __init__(self, case: Case, answers: Callable[[], Step | None]) -> None:
@@ -94,6 +104,16 @@ class AgencyContributions:
                 addresses=[self.emails[change.agency]],
             )
         )
+
+    async def redate(self, dues: list[tuple[str, date]]) -> None:
+        """A correction's due dates (of the convening, of the terms of reference): each agency's clock
+        moved to its corrected date, judged again if its contribution is in."""
+        corrected = dict(dues)
+        self.named = [(agency, corrected.get(agency, due_on)) for agency, due_on in self.named]
+        for agency, due_on in dues:
+            record = self.case.deadlines.get(deadline_key(Clock.AGENCY_CONTRIBUTION, agency))
+            if record is not None and record.starts_on is not None and record.due_on != due_on:
+                await self.case.clocks.move(Clock.AGENCY_CONTRIBUTION, record.starts_on, subject=agency, due_on=due_on)
 
     def check_added(self, decision: AgencyAdded) -> None:
         """An agency not asked yet, due no earlier than the day it is added."""

@@ -51,6 +51,10 @@ def check_correction(intake: DecisionIntake, correction: Correction, accepted: s
             f"correct {name}: a correction cannot change the route ({outcome_of(original)} to {outcome_of(corrected)}); "
             "withdraw the case and enter it again with the right decision"
         )
+    if names_in(original, "agencies") != names_in(corrected, "agencies"):
+        raise DecisionRefused(f"correct {name}: a correction cannot change which agencies are asked; add one with agency_added")
+    if names_in(original, "recommendations") != names_in(corrected, "recommendations"):
+        raise DecisionRefused(f"correct {name}: a correction cannot add or remove recommendations, only correct them")
     step, step_on = answered(part, row.after) or intake.opened_by()
     happened_on = corrected.happened_on
     if happened_on is not None and happened_on < step_on:
@@ -78,6 +82,11 @@ def answered_before(intake: DecisionIntake, part: Any, keep: str, corrected: Dec
         return None
     finally:
         setattr(part, keep, original)
+
+
+def names_in(decision: DecisionModel, field: str) -> list[str]:
+    """The agencies (by name) or recommendations (by id) a decision lists, if it lists any."""
+    return sorted(str(getattr(item, "name", None) or getattr(item, "id", "")) for item in getattr(decision, field, None) or [])
 
 
 def kept(part: Any, row: Takes[Any, Any], subject: str | None = None) -> DecisionModel | None:

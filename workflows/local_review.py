@@ -30,9 +30,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.case import Case
 from workflows.case_workflow import PROTOCOL_ROUTES, CaseWorkflow
 from workflows.clocks import Watch
-from workflows.contributions import AgencyContributions
+from workflows.contributions import AgencyContributions, agencies_redated
 from workflows.intake import Step, Table, Takes, answered, at
-from workflows.recommendations import Recommendations
+from workflows.recommendations import Recommendations, recommendations_redated
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
@@ -268,9 +268,9 @@ class LocalReviewWorkflow(CaseWorkflow):
               keep="reviewer", moves_to=Stage.LCSPR_TERMS_OF_REFERENCE),
         Takes(TermsOfReferenceAgreed, at(Stage.LCSPR_TERMS_OF_REFERENCE),
               keep="terms", then=terms_agreed, moves_to=Stage.LCSPR_REVIEW, after="reviewer",
-              tells=(messages.LcsprContributionRequest,)),
+              corrected=agencies_redated, tells=(messages.LcsprContributionRequest,)),
         Takes(FinalReportReceived, at(Stage.LCSPR_REVIEW),
-              keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms"),
+              keep="report", then=report_received, moves_to=Stage.LCSPR_PUBLICATION, after="terms", corrected=recommendations_redated),
         Takes(PublicationScheduled, at(Stage.LCSPR_PUBLICATION),
               keep="schedule", then=scheduled, check=check_publication_date, repeats=True),
         Takes(Published, at(Stage.LCSPR_PUBLICATION),

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from models.reports import RapidReviewReportRequest
 
 from workflows.clocks import Watch
-from workflows.contributions import AgencyContributions
+from workflows.contributions import AgencyContributions, agencies_redated
 from workflows.governance import Governance
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, REPORTS
 from workflows.intake import RECORDED_BY_NOTIFIERS, RECORDED_BY_RAPID_REVIEW_CHAIRS, Table, Takes, answered, at
@@ -234,7 +234,7 @@ class RapidReview:
         Takes(PanelAcknowledged, NOTIFIED, keep="acknowledgement", after="notification", by=RECORDED_BY_NOTIFIERS),
         Takes(RapidReviewConvened, at(Stage.RAPID_REVIEW),
               keep="convened", then=name_agencies, moves_to=Stage.RAPID_REVIEW_MEETING,
-              check=check_convened, by=RECORDED_BY_RAPID_REVIEW_CHAIRS,
+              check=check_convened, by=RECORDED_BY_RAPID_REVIEW_CHAIRS, corrected=agencies_redated,
               tells=(messages.RapidReviewDetails, messages.ContributionRequest)),
         Takes(RapidReviewRescheduled, at(Stage.RAPID_REVIEW_MEETING),
               then=rescheduled, after="notification", check=check_rescheduled, repeats=True,

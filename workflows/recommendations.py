@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.case import Clock, RecommendationRecord, Role, Stage
+    from models.case import Clock, RecommendationRecord, Role, Stage, deadline_key
     from models.decisions import DecisionRefused, Recommendation, RecommendationUpdated
 
 from workflows.clocks import Watch
+from workflows.corrections import MOVES_STARTED_CLOCKS
 from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 FINISHED = frozenset({"completed", "closed"})
 
+
+
+async def recommendations_redated(owner: Any, decision: Any) -> None:
+    """`Takes.corrected` of the final report (from 0.3): each recommendation's clock from the corrected
+    day of the report to its corrected due date."""
+    if workflow.patched(MOVES_STARTED_CLOCKS):
+        await owner.recommendations.redate(decision.recommendations, decision.received_on)
 
 class Recommendations:
     def __init__(self, case: Case, answers: Callable[[], Step | None]) -> None:
@@ -49,6 +57,13 @@ class Recommendations:
                 subject=recommendation.id,
                 due_on=recommendation.due_on,
             )
+
+    async def redate(self, recommendations: list[Recommendation], made_on: date) -> None:
+        """A report corrected: each recommendation's clock from the corrected day to its corrected date."""
+        for recommendation in recommendations:
+            record = self.case.deadlines.get(deadline_key(Clock.RECOMMENDATION, recommendation.id))
+            if record is not None and (record.starts_on, record.due_on) != (made_on, recommendation.due_on):
+                await self.case.clocks.move(Clock.RECOMMENDATION, made_on, subject=recommendation.id, due_on=recommendation.due_on)
 
     def finished(self) -> bool:
         return all(r.status in FINISHED for r in self.records.values())
