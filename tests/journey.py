@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from models.working_days import add_working_days
@@ -125,15 +126,23 @@ class Journey:
         self, handle: WorkflowHandle, check: Callable[[CaseStatus], bool], attempts: int = 200
     ) -> CaseStatus:
         """Poll the case (without moving the clock) until `check` holds; the activities run meanwhile."""
+        status = None
         for _ in range(attempts):
-            status = await self.status(handle)
+            try:
+                status = await self.status(handle)
+            except RPCError as error:  # a workflow just started by another (a child, a linked case)
+                if error.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                await asyncio.sleep(0.05)
+                continue
             try:
                 if check(status):
                     return status
             except AssertionError:  # e.g. a deadline not set up yet
                 pass
             await asyncio.sleep(0.05)
-        raise AssertionError(f"case never reached the expected state: {status.model_dump_json(indent=1)}")
+        shown = status.model_dump_json(indent=1) if status else "(never found)"
+        raise AssertionError(f"case never reached the expected state: {shown}")
 
     async def sent(self, handle: WorkflowHandle, *expected: str) -> CaseStatus:
         """The case once messages of each `expected` template have gone, and nothing is still queued."""
