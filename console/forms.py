@@ -6,6 +6,7 @@ read back into the dict the model validates, and a validation error is put next 
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from starlette.datastructures import FormData
+
+from register.report import authority_names
 
 NOT_ON_FORMS = frozenset({"recorded_by"})  # the console's own: the signed-in person
 DOCUMENTS = frozenset({"report_file", "written_sign_off"})  # a file sent with the form (starter.DOCUMENT_FIELDS)
@@ -223,11 +226,17 @@ def _owner(location: list[str], names: dict[str, FormField]) -> tuple[str | None
 # ---- what the GOV.UK macros are given -------------------------------------------------------------
 
 
+
+AUTHORITY_NAMES = functools.cache(authority_names)  # read once: a partnership renames an authority rarely
 ACRONYMS = {"dsp": "DSP", "lcspr": "LCSPR", "la": "LA", "csons": "CSONS"}
 
 
 def option_text(value: str) -> str:
-    """A slug as people read it: "dsp_decision" is "DSP decision", "stockton-on-tees" "Stockton on tees"."""
+    """A slug as people read it: "dsp_decision" is "DSP decision"; an authority by its name in the routing
+    file ("stockton-on-tees" is "Stockton-on-Tees")."""
+    named = AUTHORITY_NAMES().get(value)
+    if named:
+        return named
     words = value.replace("_", " ").replace("-", " ").capitalize().split(" ")
     return " ".join(ACRONYMS.get(word.lower(), word) for word in words)
 
