@@ -137,7 +137,7 @@ def enter_serious_incident(officer: Person, today: date) -> str:
     assert page.locator(".govuk-error-summary").is_visible()
     assert "/intake/serious-incident" in page.url
     officer.axe()
-    page.get_by_label("Stockton on tees").check()
+    page.get_by_label("Stockton-on-Tees").check()
     for field in ("received_on", "became_aware_on", "incident-date"):
         fill_date(page, field, today)
     page.fill("#referrer-name", "Alex Practitioner")
