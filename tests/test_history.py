@@ -379,14 +379,13 @@ async def challenge_window_runs_out(journey: Journey) -> WorkflowHandle:
     return handle
 
 
+# The same journeys, less two the others cover, plus the ones whose timers only a clock running out shows.
 MONITORED = {
-    "local review published": local_review_published,
-    "rapid review to the Panel's response": rapid_review_to_the_panels_response,
+    name: walk for name, walk in JOURNEYS.items()
+    if name not in ("notify, DSP deadline missed and escalated, panel acknowledged", "withdrawn")
+} | {
     "notify, missed, escalated, withdrawn": missed_then_withdrawn,
     "do not notify, no challenge": challenge_window_runs_out,
-    "do not notify, challenged, decision changed": do_not_notify_challenged_and_changed,
-    "learning request: learning review held": learning_review_held,
-    "learning request: no learning review": no_learning_review,
 }
 
 
