@@ -90,7 +90,7 @@ class Project(Variant):
 
     async def settled(self, handle: Any, stage: str) -> bool:
         status: CaseStatus = await handle.query(CaseWorkflow.status)
-        clocks = {"dsp_meeting": 1, "rapid_review": 3}[stage]
+        clocks = {"dsp_meeting": 2, "rapid_review": 3}[stage]  # the panel notification's clock runs from the start (issue 14)
         return (
             status.stage.value == stage
             and len(status.deadlines) == clocks
