@@ -161,3 +161,24 @@ async def test_cases_and_audit_on_the_command_line(register_url, journey, capsys
     assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
     with pytest.raises(starter.Refused, match="unknown case SI-nope"):
         starter.audit(starter.parse_args(["audit", "SI-nope"]))
+
+
+async def test_a_step_is_written_to_the_register_in_one_batch(register_url, journey):
+    """From this release a case writes the register once its step is done and it waits for the next
+    (workflows/register_feed.py, patch `register-one-batch-per-step`): one register activity a step."""
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.sent(handle, "form_to_notifier")
+    await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
+    await handle.result()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    events = audit_trail(handle.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert scheduled.count("record_events") == 3, scheduled  # the opening step, the DSP's, the withdrawal's

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from workflows.case import Case
 
 REGISTER_TIMEOUT = timedelta(minutes=1)
+ONE_BATCH_PER_STEP = "register-one-batch-per-step"  # workflow.patched: cases from this release write between steps
 
 
 class RegisterFeed:
@@ -33,6 +34,9 @@ class RegisterFeed:
         self.written_deadlines: dict[str, DeadlineRecord] = {}
         self.written_messages: dict[str, MessageRecord] = {}
         self.written_case: object = None
+        # A case started before this release writes as soon as an event is new (two to four batches a
+        # step); from it, once the step is done and the journey waits (`Case.between_steps`): one batch.
+        self.per_step = workflow.patched(ONE_BATCH_PER_STEP)
 
     def log(
         self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None
@@ -67,9 +71,12 @@ class RegisterFeed:
         self.written_case, self.unwritten = summary, []
         return batch
 
+    def step_done(self) -> bool:
+        return not self.per_step or self.case.between_steps()
+
     async def keep_writing(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self.unwritten) or self.ending)
+            await workflow.wait_condition(lambda: (bool(self.unwritten) and self.step_done()) or self.ending)
             if not self.unwritten:
                 return
             batch = self.changes()
