@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from temporalio import activity
 
-from models.case import CaseSummary, DeadlineRecord, DeadlineStatus, RegisterBatch, deadline_key
+from models.case import CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
 from register.db import engine
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 
@@ -41,7 +41,11 @@ def from_status(batch: RegisterBatch) -> RegisterBatch:
         missed=sum(d.status is DeadlineStatus.MISSED for d in status.deadlines),
     )
     return RegisterBatch(
-        events=batch.events, case=summary, deadlines=status.deadlines, messages=status.messages, parent_case_id=batch.parent_case_id
+        events=batch.events,
+        case=summary,
+        deadlines=[DeadlineChange.of(d) for d in status.deadlines],
+        messages=status.messages,
+        parent_case_id=batch.parent_case_id,
     )
 
 
@@ -66,7 +70,7 @@ def case_row(batch: RegisterBatch) -> dict[str, Any]:
     }
 
 
-def deadline_row(case_id: str, d: DeadlineRecord) -> dict[str, Any]:
+def deadline_row(case_id: str, d: DeadlineChange) -> dict[str, Any]:
     return {
         "case_id": case_id,
         "key": deadline_key(d.key, d.subject),

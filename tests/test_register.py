@@ -182,3 +182,20 @@ async def test_a_step_is_written_to_the_register_in_one_batch(register_url, jour
     events = audit_trail(handle.id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert scheduled.count("record_events") == 3, scheduled  # the opening step, the DSP's, the withdrawal's
+
+
+async def test_a_batch_scheduled_with_whole_deadline_records_is_still_written(register_url, journey):
+    """Batches carry only the register's columns of a deadline (`DeadlineChange`); one scheduled before,
+    with the whole `DeadlineRecord`, is read as well."""
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    status = await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
+    case_id = "SI-20250101-before"
+    event = CaseEvent(key=f"{case_id}/1", case_id=case_id, seq=1, at=datetime.now(timezone.utc), kind="k", name="n")
+    old = {"events": [event.model_dump(mode="json")], "deadlines": [d.model_dump(mode="json") for d in status.deadlines]}
+    assert "rule" in old["deadlines"][0]
+    assert await ActivityEnvironment().run(record_events, RegisterBatch.model_validate(old)) == 1
+    with Session(engine_for(register_url)) as session:
+        rows = session.exec(select(DeadlineRow).where(DeadlineRow.case_id == case_id)).all()
+        assert {(r.key, r.due_on) for r in rows} == {(d.key.value, d.due_on) for d in status.deadlines}
