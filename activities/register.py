@@ -9,13 +9,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
+from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
 from temporalio import activity
 
-from models.case import CaseSummary, DeadlineStatus, RegisterBatch, deadline_key
+from models.case import CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
 from register.db import engine
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
+
+CASES, EVENTS, DEADLINES, MESSAGES = (
+    SQLModel.metadata.tables[row.__tablename__] for row in (CaseRow, EventRow, DeadlineRow, MessageRow)
+)
+
+
+def insert(connection: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which takes ON CONFLICT (both registers' dialects have it)."""
+    return postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
 
 
 def from_status(batch: RegisterBatch) -> RegisterBatch:
@@ -29,49 +41,63 @@ def from_status(batch: RegisterBatch) -> RegisterBatch:
         missed=sum(d.status is DeadlineStatus.MISSED for d in status.deadlines),
     )
     return RegisterBatch(
-        events=batch.events, case=summary, deadlines=status.deadlines, messages=status.messages, parent_case_id=batch.parent_case_id
+        events=batch.events,
+        case=summary,
+        deadlines=[DeadlineChange.of(d) for d in status.deadlines],
+        messages=status.messages,
+        parent_case_id=batch.parent_case_id,
     )
 
 
+def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert the rows, or bring those already there up to date: one statement, no SELECT first."""
+    if not rows:
+        return
+    statement = insert(connection, table).values(rows)
+    changed = {column: statement.excluded[column] for column in rows[0] if column not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+
+
+def case_row(batch: RegisterBatch) -> dict[str, Any]:
+    assert batch.case is not None
+    case = batch.case
+    return case.model_dump(exclude={"kind", "local_authority", "stage"}) | {
+        "kind": case.kind.value,
+        "local_authority": case.local_authority.value,
+        "stage": case.stage.value,
+        "parent_case_id": batch.parent_case_id,
+        "updated_at": datetime.now(timezone.utc),
+    }
+
+
+def deadline_row(case_id: str, d: DeadlineChange) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "key": deadline_key(d.key, d.subject),
+        "clock": d.key.value,
+        "subject": d.subject,
+        "starts_on": d.starts_on,
+        "due_on": d.due_on,
+        "status": d.status.value,
+        "step_on": d.step_on,
+        "recorded_late": d.recorded_late,
+    }
+
+
 def write(batch: RegisterBatch) -> int:
+    """One transaction: the new events inserted (those already there skipped), the rows upserted."""
     if batch.status is not None:
         batch = from_status(batch)
-    written = 0
     case_id = batch.events[0].case_id  # a batch is sent when a case has new events
-    with Session(engine()) as session:
-        for event in batch.events:
-            if session.get(EventRow, event.key) is None:
-                session.add(EventRow(**event.model_dump()))
-                written += 1
+    with engine().begin() as connection:
+        events = insert(connection, EVENTS).values([e.model_dump() for e in batch.events])
+        new = connection.execute(events.on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key))
+        written = len(new.all())
         if batch.case is not None:
-            case = batch.case
-            session.merge(
-                CaseRow(
-                    **case.model_dump(exclude={"kind", "local_authority", "stage"}),
-                    kind=case.kind.value,
-                    local_authority=case.local_authority.value,
-                    stage=case.stage.value,
-                    parent_case_id=batch.parent_case_id,
-                    updated_at=datetime.now(timezone.utc),
-                )
-            )
-        for d in batch.deadlines:
-            session.merge(
-                DeadlineRow(
-                    case_id=case_id,
-                    key=deadline_key(d.key, d.subject),
-                    clock=d.key.value,
-                    subject=d.subject,
-                    starts_on=d.starts_on,
-                    due_on=d.due_on,
-                    status=d.status.value,
-                    step_on=d.step_on,
-                    recorded_late=d.recorded_late,
-                )
-            )
-        for m in batch.messages:
-            session.merge(MessageRow(key=m.key, case_id=case_id, template=m.template, to=m.to, status=m.status))
-        session.commit()
+            upsert(connection, CASES, [case_row(batch)], ["case_id"])
+        upsert(connection, DEADLINES, [deadline_row(case_id, d) for d in batch.deadlines], ["case_id", "key"])
+        messages = [m.model_dump() | {"case_id": case_id} for m in batch.messages]
+        upsert(connection, MESSAGES, messages, ["key"])
     return written
 
 

@@ -40,8 +40,7 @@ sys.path.insert(0, str(PROJECT))
 import settings  # noqa: E402
 from models.case import CaseStatus  # noqa: E402
 from models.dates import london_today  # noqa: E402
-from models.payloads import DATA_CONVERTER  # noqa: E402
-from tests.journey import example_decision, serious_incident_form  # noqa: E402
+from tests.journey import example_decision, serious_incident_form, signed  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 from workflows.case_workflow import CaseWorkflow  # noqa: E402
 from workflows.serious_incident import SeriousIncidentWorkflow  # noqa: E402
@@ -86,11 +85,12 @@ class Project(Variant):
 
     async def decide(self, handle: Any, name: str, today) -> None:
         dates = {"dsp_decision": "meeting_held_on", "notification_submitted": "submitted_on", "panel_acknowledged": "received_on"}
-        await handle.execute_update(CaseWorkflow.decide, example_decision(name, **{dates[name]: today}))
+        decision = example_decision(name, **{dates[name]: today})  # signed, as cases from 0.2 take only signed decisions
+        await handle.execute_update(CaseWorkflow.decide, signed(handle.id, decision))
 
     async def settled(self, handle: Any, stage: str) -> bool:
         status: CaseStatus = await handle.query(CaseWorkflow.status)
-        clocks = {"dsp_meeting": 1, "rapid_review": 3}[stage]
+        clocks = {"dsp_meeting": 2, "rapid_review": 3}[stage]  # the panel notification's clock runs from the start (issue 14)
         return (
             status.stage.value == stage
             and len(status.deadlines) == clocks
@@ -313,7 +313,7 @@ async def main() -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal,
         search_attributes=search_attributes.ALL,
-        data_converter=DATA_CONVERTER,
+        data_converter=settings.data_converter(),  # the workers encrypt payloads (codec.py)
         dev_server_log_level="error",
     )
     started = time.perf_counter()

@@ -109,6 +109,24 @@ class DeadlineRecord(BaseModel):
     escalated: bool = False
 
 
+class DeadlineChange(BaseModel):
+    """A deadline as the register keeps it (register/models.py, `DeadlineRow`): what a register batch
+    carries of a deadline that changed. A batch from before carried the whole `DeadlineRecord`; its
+    other fields are ignored."""
+
+    key: Clock
+    subject: str | None = None
+    starts_on: date | None = None
+    due_on: date
+    status: DeadlineStatus = DeadlineStatus.OPEN
+    step_on: date | None = None
+    recorded_late: bool = False
+
+    @classmethod
+    def of(cls, record: DeadlineRecord) -> DeadlineChange:
+        return cls(**record.model_dump(include=set(cls.model_fields)))
+
+
 class DecisionRecord(BaseModel):
     name: str
     accepted: bool
@@ -277,7 +295,7 @@ class RegisterBatch(BaseModel):
 
     events: list[CaseEvent]
     case: CaseSummary | None = None
-    deadlines: list[DeadlineRecord] = Field(default_factory=list, description="new or changed since the last batch")
+    deadlines: list[DeadlineChange] = Field(default_factory=list, description="new or changed since the last batch")
     messages: list[MessageRecord] = Field(default_factory=list, description="new or changed since the last batch")
     parent_case_id: str | None = None
     status: CaseStatus | None = None  # batches scheduled by releases before 0.2 carried the whole status

@@ -161,3 +161,41 @@ async def test_cases_and_audit_on_the_command_line(register_url, journey, capsys
     assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
     with pytest.raises(starter.Refused, match="unknown case SI-nope"):
         starter.audit(starter.parse_args(["audit", "SI-nope"]))
+
+
+async def test_a_step_is_written_to_the_register_in_one_batch(register_url, journey):
+    """From this release a case writes the register once its step is done and it waits for the next
+    (workflows/register_feed.py, patch `register-one-batch-per-step`): one register activity a step."""
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.sent(handle, "form_to_notifier")
+    await journey.decide(handle, "case_withdrawn", withdrawn_on=today)
+    await handle.result()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    events = audit_trail(handle.id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert scheduled.count("record_events") == 3, scheduled  # the opening step, the DSP's, the withdrawal's
+
+
+async def test_a_batch_scheduled_with_whole_deadline_records_is_still_written(register_url, journey):
+    """Batches carry only the register's columns of a deadline (`DeadlineChange`); one scheduled before,
+    with the whole `DeadlineRecord`, is read as well."""
+    migrate(register_url)
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    status = await journey.sent(handle, "new_serious_incident_form", "dsp_meeting_invitation")
+    case_id = "SI-20250101-before"
+    event = CaseEvent(key=f"{case_id}/1", case_id=case_id, seq=1, at=datetime.now(timezone.utc), kind="k", name="n")
+    old = {"events": [event.model_dump(mode="json")], "deadlines": [d.model_dump(mode="json") for d in status.deadlines]}
+    assert "rule" in old["deadlines"][0]
+    assert await ActivityEnvironment().run(record_events, RegisterBatch.model_validate(old)) == 1
+    with Session(engine_for(register_url)) as session:
+        rows = session.exec(select(DeadlineRow).where(DeadlineRow.case_id == case_id)).all()
+        assert {(r.key, r.due_on) for r in rows} == {(d.key.value, d.due_on) for d in status.deadlines}

@@ -82,6 +82,7 @@ class Case:
         self.signing_id = self.case_id  # the case id staff know, which signatures name
         self.withdrawal_received: Decision | None = None  # the signed withdrawal, passed on to a local review
         self.details = details
+        self.waiting: list[Callable[[], bool]] = []  # what the journey waits for (`until`), nothing yet true
         self.register = RegisterFeed(self)
         self.clocks = Clocks(self)
         self.messenger = Messenger(self)
@@ -150,6 +151,10 @@ class Case:
             refused_not_kept=self.refused_not_kept,
         )
 
+    def between_steps(self) -> bool:
+        """The journey has done its step and waits for the next (a decision, a date): nothing it waits for has come."""
+        return bool(self.waiting) and not any(awaited() for awaited in self.waiting)
+
     def today(self) -> date:
         return london_today(workflow.now())
 
@@ -157,9 +162,12 @@ class Case:
         self, condition: Callable[[], bool], timeout: timedelta | None = None, timeout_summary: str | None = None
     ) -> None:
         """Wait for `condition`; raise CaseEnded if the case is withdrawn first (TimeoutError on timeout)."""
-        await workflow.wait_condition(
-            lambda: condition() or self.stage is Stage.WITHDRAWN, timeout=timeout, timeout_summary=timeout_summary
-        )
+        awaited = lambda: condition() or self.stage is Stage.WITHDRAWN  # noqa: E731
+        self.waiting.append(awaited)
+        try:
+            await workflow.wait_condition(awaited, timeout=timeout, timeout_summary=timeout_summary)
+        finally:
+            self.waiting.remove(awaited)
         if self.stage is Stage.WITHDRAWN:
             raise CaseEnded()
 

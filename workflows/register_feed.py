@@ -13,7 +13,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.register import record_events
-    from models.case import CaseEvent, CaseKind, DeadlineRecord, DeadlineStatus, MessageRecord, RegisterBatch
+    from models.case import CaseEvent, CaseKind, DeadlineChange, DeadlineStatus, MessageRecord, RegisterBatch
 
 from workflows.retries import REGISTER
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from workflows.case import Case
 
 REGISTER_TIMEOUT = timedelta(minutes=1)
+ONE_BATCH_PER_STEP = "register-one-batch-per-step"  # workflow.patched: cases from this release write between steps
 
 
 class RegisterFeed:
@@ -30,9 +31,12 @@ class RegisterFeed:
         self.logged = 0
         self.writer: asyncio.Task[None] | None = None
         self.ending = False
-        self.written_deadlines: dict[str, DeadlineRecord] = {}
+        self.written_deadlines: dict[str, DeadlineChange] = {}
         self.written_messages: dict[str, MessageRecord] = {}
         self.written_case: object = None
+        # A case started before this release writes as soon as an event is new (two to four batches a
+        # step); from it, once the step is done and the journey waits (`Case.between_steps`): one batch.
+        self.per_step = workflow.patched(ONE_BATCH_PER_STEP)
 
     def log(
         self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None
@@ -50,9 +54,10 @@ class RegisterFeed:
     def changes(self) -> RegisterBatch:
         """The new events, and the case, deadlines and messages that changed since the last batch."""
         case = self.case
-        deadlines = [d for key, d in case.deadlines.items() if self.written_deadlines.get(key) != d]
+        rows = {key: DeadlineChange.of(d) for key, d in case.deadlines.items()}  # only the register's columns
+        deadlines = [row for key, row in rows.items() if self.written_deadlines.get(key) != row]
         messages = [m for m in case.messages if self.written_messages.get(m.key) != m]
-        self.written_deadlines.update({key: d.model_copy() for key, d in case.deadlines.items()})
+        self.written_deadlines.update(rows)
         self.written_messages.update({m.key: m.model_copy() for m in messages})
         summary = case.summary()
         # a local review is its case's; a learning request opened from a case (issue 14) is a case of its own
@@ -67,9 +72,12 @@ class RegisterFeed:
         self.written_case, self.unwritten = summary, []
         return batch
 
+    def step_done(self) -> bool:
+        return not self.per_step or self.case.between_steps()
+
     async def keep_writing(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: bool(self.unwritten) or self.ending)
+            await workflow.wait_condition(lambda: (bool(self.unwritten) and self.step_done()) or self.ending)
             if not self.unwritten:
                 return
             batch = self.changes()

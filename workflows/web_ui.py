@@ -18,9 +18,15 @@ if TYPE_CHECKING:
     from workflows.case import Case
 
 
+ONLY_CHANGES = "search-attributes-only-changes"  # workflow.patched: cases from this release upsert what changed
+
+
 class WebUI:
     def __init__(self) -> None:
         self.published: tuple[Any, ...] | None = None
+        self.values: dict[str, Any] = {}  # the search attributes as last upserted
+        # Cases started before this release upsert every attribute each time; from it, those that changed.
+        self.only_changes = workflow.patched(ONLY_CHANGES)
 
     def publish(self, case: Case) -> None:
         deadlines = case.deadlines.values()
@@ -45,10 +51,18 @@ class WebUI:
                 updates.append(search_attributes.PARTNERSHIP.value_set(case.partnership))
             if attention:
                 updates.append(search_attributes.NEEDS_ATTENTION.value_set(True))
-            workflow.upsert_search_attributes(updates)
+            updates = self.changed(updates) if self.only_changes else updates
+            if updates:
+                workflow.upsert_search_attributes(updates)
         lines = [f"**Stage:** {case.stage.value}"]
         lines += [
             f"- {d.title}: due {d.due_on} — {d.status.value}" + (" (recorded late)" if d.recorded_late else "")
             for d in deadlines
         ]
         workflow.set_current_details("\n".join(lines))
+
+    def changed(self, updates: list[SearchAttributeUpdate[Any]]) -> list[SearchAttributeUpdate[Any]]:
+        """The updates whose value differs from the one last upserted (upserts merge: the rest stay)."""
+        changed = [u for u in updates if u.key.name not in self.values or self.values[u.key.name] != u.value]
+        self.values.update({u.key.name: u.value for u in updates})
+        return changed
