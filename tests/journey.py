@@ -9,9 +9,11 @@ from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
-from temporalio.client import WorkflowHandle
+import pytest
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -118,6 +120,14 @@ class Journey:
         before = len((await self.status(handle)).decisions)
         await handle.signal(CaseWorkflow.submit_decision, signed(handle.id, example_decision(name, **changes)))
         await self.wait_for(handle, lambda s: len(s.decisions) > before)
+
+    async def refused(self, handle: WorkflowHandle, send: Callable[[], Awaitable[Any]], reason: str) -> None:
+        """`send` (an update) is refused with `reason` in its cause, and the case is as it was."""
+        before = await self.status(handle)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await send()
+        assert reason in str(refused.value.cause)
+        assert (await self.status(handle)).model_dump() == before.model_dump()
 
     async def status(self, handle: WorkflowHandle) -> CaseStatus:
         return await handle.query(CaseWorkflow.status)
