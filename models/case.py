@@ -134,6 +134,7 @@ class DecisionRecord(BaseModel):
     received_at: datetime
     via: str
     recorded_by: str | None = Field(default=None, description="who recorded it, as the decision says")
+    decided_by: list[str] = Field(default_factory=list, description="whose decision it is, as the decision names them")
     replaces: int | None = Field(default=None, description="a correction: the index of the decision it replaces")
 
 

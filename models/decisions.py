@@ -58,8 +58,12 @@ class DecisionModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     recorded_by: EmailStr
+    # whose decision it is, when others than the person recording it (the Executive members, say); a
+    # decision that names them in a field of its own (`deciders_field`) need not repeat them here
+    decided_by: list[Name] = Field(default_factory=list, max_length=MANY)
 
     name: ClassVar[DecisionName]
+    deciders_field: ClassVar[str | None] = None  # the field naming whose decision it is
     happened_field: ClassVar[str | None] = None  # the field holding the date the step really happened
     step: ClassVar[str] = "the decision"  # the step it records, as a later decision's refusal names it
 
@@ -75,6 +79,13 @@ class DecisionModel(BaseModel):
     def happened_on(self) -> date | None:
         return getattr(self, self.happened_field) if self.happened_field else None
 
+    def deciders(self) -> list[str]:
+        """Whose decision it is: `decided_by`, else the field that names them, else nobody named."""
+        if self.decided_by or not self.deciders_field:
+            return list(self.decided_by)
+        named = getattr(self, self.deciders_field)
+        return list(named) if isinstance(named, list) else [named]
+
 
 StatutoryPartner = Literal["local_authority", "police", "integrated_care_board"]
 # How an attendee's description names a statutory partner (¶2.4), when `partners` is not given.
@@ -88,6 +99,7 @@ PARTNER_WORDS: dict[str, tuple[str, ...]] = {
 class DspDecision(DecisionModel, name=DecisionName.DSP_DECISION, happened="meeting_held_on"):
     """¶2.6: the DSPs' collective decision whether to notify the National Panel."""
 
+    deciders_field = "attendees"  # the DSPs at the teleconference (¶2.6)
     step = "the DSP meeting"
 
     decision: Literal["notify", "do_not_notify"]
@@ -268,6 +280,8 @@ class ChairSignOff(DecisionModel, name=DecisionName.CHAIR_SIGN_OFF, happened="si
     step = "the chair's sign-off"
 
     signed_on: HappenedOn
+    deciders_field = "chair"
+
     chair: Name
     final_decision: Text
     written_sign_off: DocumentName | None = None  # the chair's written sign-off, when the Business Unit records it

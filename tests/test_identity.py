@@ -14,7 +14,7 @@ import signing
 from models.case import Stage
 from models.decisions import Decision
 from models.identity import Person, PersonRole, Signature, signed_bytes
-from tests.journey import Journey, example_decision, serious_incident_form, signed
+from tests.journey import Journey, example, example_decision, serious_incident_form, signed
 from workflows.case_workflow import CaseWorkflow
 
 
@@ -123,3 +123,19 @@ async def test_the_business_unit_records_the_sign_off_with_the_chairs_written_sa
     attached = example_decision("chair_sign_off", signed_on=today, written_sign_off="chair-sign-off-1a2b3c4d.pdf")
     receipt = await handle.execute_update(CaseWorkflow.decide, signed(handle.id, attached, person(PersonRole.BUSINESS_UNIT)))
     assert receipt.stage is Stage.AWAITING_PANEL_RESPONSE
+
+
+async def test_status_shows_who_recorded_each_decision_and_whose_decision_it_is(journey):
+    handle, today = await journey.notified_case()
+    await journey.convene_rapid_review(handle, today)
+    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    executive = ["Director of Children's Services", "Chief Superintendent, Cleveland Police", "ICB Chief Nurse"]
+    await journey.decide(handle, "executive_decision", decided_on=today, decided_by=executive)
+    status = await journey.status(handle)
+    by_name = {d.name: d for d in status.decisions}
+    dsp = by_name["dsp_decision"]  # the DSPs named in its attendees (¶2.6)
+    assert dsp.recorded_by == "operations@localhost"
+    assert dsp.decided_by == example("decisions/dsp_decision.json")["attendees"]
+    assert by_name["executive_decision"].decided_by == executive
+    assert by_name["notification_submitted"].decided_by == []  # recorded by the notifier, nobody else named
+    assert status.model_dump(mode="json")["decisions"][0]["decided_by"] == dsp.decided_by

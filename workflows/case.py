@@ -184,10 +184,12 @@ class Case:
         self.publish()
 
     def record(
-        self, name: str, accepted: bool, reason: str | None, via: str, outcome: str | None = None, by: str | None = None
+        self, name: str, accepted: bool, reason: str | None, via: str, outcome: str | None = None, by: str | None = None,
+        decided_by: list[str] | None = None,
     ) -> None:
         self.decisions.append(
-            DecisionRecord(name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via, recorded_by=by)
+            DecisionRecord(name=name, accepted=accepted, reason=reason, received_at=workflow.now(), via=via, recorded_by=by,
+                           decided_by=decided_by or [])
         )
         self.log("decision_accepted" if accepted else "decision_refused", name, outcome or reason, actor=by)
 

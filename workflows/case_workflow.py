@@ -254,7 +254,7 @@ class CaseWorkflow:
 
     def accept(self, received: Decision, decision: DecisionModel, person: Person | None, via: str) -> None:
         by = person.email if person else decision.recorded_by
-        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=by)
+        self.case.record(decision.name, True, None, via, outcome=outcome_of(decision), by=by, decided_by=decision.deciders())
         if isinstance(decision, CaseWithdrawn):
             self.case.withdrawal_received = received  # a local review is withdrawn with the same signed decision
         self.intake.apply(decision)
