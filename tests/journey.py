@@ -111,6 +111,13 @@ class Journey:
         )
         return due, meeting
 
+    async def at_governance(self) -> tuple[WorkflowHandle, date]:
+        """A case through its Rapid Review meeting today: the Executive's decision comes next (¶4.6)."""
+        handle, day = await self.notified_case()
+        await self.convene_rapid_review(handle, day)
+        await self.decide(handle, "rapid_review_meeting_held", held_on=day, immediate_actions=[])
+        return handle, day
+
     async def decide(self, handle: WorkflowHandle, name: str, **changes: Any) -> DecisionReceipt:
         """Record a decision as an update, signed as the command line signs it: raises
         WorkflowUpdateFailedError if the case refuses it."""

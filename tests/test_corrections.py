@@ -171,9 +171,7 @@ async def test_a_missed_deadline_moved_to_a_later_end_by_a_correction_is_open_ag
 
 
 async def test_the_chair_sign_off_corrected_judges_the_submission_again_and_moves_the_panel_clock(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    handle, today = await journey.at_governance()
     await journey.decide(handle, "executive_decision", decided_on=today, commission_lcspr=False)
     late = add_working_days(today, 16)
     await journey.skip_to(end_of_day(late) - timedelta(hours=3))
@@ -277,9 +275,7 @@ async def test_an_agency_contribution_corrected_judges_its_clock_again(journey):
 
 
 async def test_the_panels_response_corrected_judges_its_clock_again(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    handle, today = await journey.at_governance()
     await journey.decide(handle, "executive_decision", decided_on=today, commission_lcspr=True)
     await journey.decide(handle, "chair_sign_off", signed_on=today)
     status = await journey.wait_for(handle, lambda s: deadline(s, Clock.PANEL_RESPONSE) is not None)

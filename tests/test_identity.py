@@ -100,9 +100,7 @@ async def test_a_role_holder_of_one_partnership_cannot_act_on_the_others_case(jo
 
 
 async def test_the_chairs_sign_off_is_the_chairs_or_the_business_units_with_it_attached(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    handle, today = await journey.at_governance()
     executive = signed(handle.id, example_decision("executive_decision", decided_on=today, commission_lcspr=False), person(PersonRole.EXECUTIVE))
     await handle.execute_update(CaseWorkflow.decide, executive)
 
@@ -116,9 +114,7 @@ async def test_the_chairs_sign_off_is_the_chairs_or_the_business_units_with_it_a
 
 
 async def test_the_business_unit_records_the_sign_off_with_the_chairs_written_say_so(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    handle, today = await journey.at_governance()
     await journey.decide(handle, "executive_decision", decided_on=today, commission_lcspr=False)
     attached = example_decision("chair_sign_off", signed_on=today, written_sign_off="chair-sign-off-1a2b3c4d.pdf")
     receipt = await handle.execute_update(CaseWorkflow.decide, signed(handle.id, attached, person(PersonRole.BUSINESS_UNIT)))
@@ -126,9 +122,7 @@ async def test_the_business_unit_records_the_sign_off_with_the_chairs_written_sa
 
 
 async def test_status_shows_who_recorded_each_decision_and_whose_decision_it_is(journey):
-    handle, today = await journey.notified_case()
-    await journey.convene_rapid_review(handle, today)
-    await journey.decide(handle, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    handle, today = await journey.at_governance()
     executive = ["Director of Children's Services", "Chief Superintendent, Cleveland Police", "ICB Chief Nurse"]
     await journey.decide(handle, "executive_decision", decided_on=today, decided_by=executive)
     status = await journey.status(handle)

@@ -37,9 +37,7 @@ def recommendations(*due: date) -> list[dict]:
 
 async def commissioned_case(journey) -> tuple[WorkflowHandle, WorkflowHandle, date]:
     """A case through its Rapid Review with a local review commissioned today (¶4.6)."""
-    case, today = await journey.notified_case()
-    await journey.convene_rapid_review(case, today)
-    await journey.decide(case, "rapid_review_meeting_held", held_on=today, immediate_actions=[])
+    case, today = await journey.at_governance()
     await journey.decide(case, "executive_decision", decided_on=today)
     status = await journey.wait_for(case, lambda s: s.details["local_review_id"] is not None)
     review = journey.client.get_workflow_handle_for(LocalReviewWorkflow.run, status.details["local_review_id"])

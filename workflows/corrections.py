@@ -137,42 +137,42 @@ async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> 
     return original
 
 
-def told_of(case: Case, row: Takes[Any, Any]) -> list[str]:
-    """Everyone the decision's messages reached (`Takes.tells`): they hear of its correction."""
-    templates = {message.template for message in row.tells}
-    addresses = {address for m in case.messages if m.template in templates and m.status == "sent" for address in m.to}
-    return sorted(addresses)
+def told_to(case: Case, templates: frozenset[str]) -> list[str]:
+    """Everyone messages of these templates reached: they hear of a correction of what they carried."""
+    return sorted({address for m in case.messages if m.template in templates and m.status == "sent" for address in m.to})
+
+
+async def keep_and_tell(
+    case: Case, name: str, reason: str, by: str | None, changes: str, was: str, now: str, told: frozenset[str],
+    replaces: int | None = None,
+) -> None:
+    """A correction kept: its own entry in the decisions (marking the one it replaces), the audit row
+    (reason, person, changed fields), and a notice to the Business Unit and to everyone `told` reached."""
+    case.decisions.append(
+        DecisionRecord(
+            name=name, accepted=True, reason=reason, received_at=workflow.now(), via="correction", recorded_by=by,
+            replaces=replaces,
+        )
+    )
+    case.log("decision_corrected", name, bounded(f"{reason} ({changes})"), actor=by)
+    case.publish()
+    number = sum(d.via == "correction" and d.name == name for d in case.decisions)
+    await case.send(
+        DecisionCorrected(
+            decision=name, number=number, reason=reason, corrected_by=by or "(not recorded)", was=was, now=now,
+            addresses=told_to(case, told),
+        )
+    )
 
 
 async def record_correction(case: Case, intake: DecisionIntake, correction: Correction, corrected: DecisionModel, by: str | None) -> None:
-    """The correction applied and kept: its own entry in the decisions (marking the one it replaces),
-    the audit row (reason, person, changed fields), and a notice to the Business Unit and to everyone
-    the original reached."""
+    """The correction applied (its clocks judged again or moved) and kept, the Business Unit and
+    everyone the original reached (`Takes.tells`) told."""
     original = await apply_correction(intake, corrected)
     replaced = max(i for i, d in enumerate(case.decisions) if d.accepted and d.name == corrected.name)
-    case.decisions.append(
-        DecisionRecord(
-            name=corrected.name,
-            accepted=True,
-            reason=correction.reason,
-            received_at=workflow.now(),
-            via="correction",
-            recorded_by=by,
-            replaces=replaced,
-        )
-    )
     changes = changed_fields(original, corrected)
-    case.log("decision_corrected", corrected.name, bounded(f"{correction.reason} ({changes})"), actor=by)
-    case.publish()
-    number = sum(d.via == "correction" and d.name == corrected.name for d in case.decisions)
-    await case.send(
-        DecisionCorrected(
-            decision=corrected.name,
-            number=number,
-            reason=correction.reason,
-            corrected_by=by or "(not recorded)",
-            was=summary_of(original, changes),
-            now=summary_of(corrected, changes),
-            addresses=told_of(case, intake.rows[corrected.name][1]),
-        )
+    told = frozenset(message.template for message in intake.rows[corrected.name][1].tells)
+    await keep_and_tell(
+        case, corrected.name, correction.reason, by, changes,
+        was=summary_of(original, changes), now=summary_of(corrected, changes), told=told, replaces=replaced,
     )

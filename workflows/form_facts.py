@@ -16,14 +16,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import signing
-    from models.case import DecisionRecord
     from models.dates import describe_validation_error
     from models.decisions import FORM, Correction, DecisionRefused, FormFacts
     from models.identity import PersonRole
-    from models.messages import DecisionCorrected
 
+from workflows.corrections import keep_and_tell
 from workflows.intake import answered
-from workflows.refusals import bounded
 
 if TYPE_CHECKING:
     from workflows.case_workflow import CaseWorkflow
@@ -82,24 +80,11 @@ async def correct_form(flow: CaseWorkflow, correction: Correction) -> None:
         clock = flow.FORM_CLOCKS.get(key)
         if clock is not None:
             await case.clocks.move(clock, now[key])
-    number = sum(d.via == "correction" and d.name == FORM for d in case.decisions) + 1
-    case.decisions.append(
-        DecisionRecord(name=FORM, accepted=True, reason=correction.reason, received_at=workflow.now(), via="correction", recorded_by=by)
-    )
-    fields = ", ".join(changed) or "no field"
-    case.log("form_corrected", FORM, bounded(f"{correction.reason} ({fields})"), actor=by)
-    case.publish()
-    told = sorted({a for m in case.messages if m.template in flow.FORM_TOLD and m.status == "sent" for a in m.to})
-    await case.send(
-        DecisionCorrected(
-            decision=FORM,
-            number=number,
-            reason=correction.reason,
-            corrected_by=by or "(not recorded)",
-            was="; ".join(f"{key} {was[key]}" for key in changed) or "see the case",
-            now="; ".join(f"{key} {now[key]}" for key in changed) or "see the case",
-            addresses=told,
-        )
+    await keep_and_tell(
+        case, FORM, correction.reason, by, ", ".join(changed) or "no field",
+        was="; ".join(f"{key} {was[key]}" for key in changed) or "see the case",
+        now="; ".join(f"{key} {now[key]}" for key in changed) or "see the case",
+        told=flow.FORM_TOLD,
     )
 
 
