@@ -28,6 +28,9 @@ class CaseListing(BaseModel):
     local_review_stage: str | None = None
 
 
+CASE_COLUMNS = {"case_id", "kind", "local_authority", "partnership", "stage", "received_on"}  # as the case's row has them
+
+
 def open_cases(
     partnership: str | None = None,
     local_authority: str | None = None,
@@ -53,12 +56,7 @@ def open_cases(
         due = [d for d in (case.next_due_on, review.next_due_on if review else None) if d is not None]
         listed.append(
             CaseListing(
-                case_id=case.case_id,
-                kind=case.kind,
-                local_authority=case.local_authority,
-                partnership=case.partnership,
-                stage=case.stage,
-                received_on=case.received_on,
+                **case.model_dump(include=CASE_COLUMNS),
                 next_due_on=min(due, default=None),
                 missed=case.missed + (review.missed if review else 0),
                 local_review_id=review.case_id if review else None,
