@@ -1,4 +1,4 @@
-"""The staff console's routes: sign-in, the worklist, intake forms, the case page, decision and
+"""The staff console's routes: sign-in (passwords here, single sign-on in oidc.py), the worklist, intake forms, the case page, decision and
 correction forms, the register's views. Every page needs a signed-in person (auth.py); every case is
 checked against their partnership (another partnership's case is 'not found'); every POST carries the
 session's CSRF token; decisions are signed with the console's key for the person (cases.py)."""
@@ -17,7 +17,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -28,7 +27,8 @@ import settings
 import signing
 import starter
 from activities.files import DOCUMENT_NAME, case_folder
-from console import accounts, auth, cases, forms, register_views, worklist
+from console import accounts, auth, cases, forms, oidc, register_views, worklist
+from console.sessions import EncryptedSessions
 from console.pages import HERE, choice, page, signed_in, temporal, today, visible_case
 from models.case import CaseStatus, Stage
 from models.forms import LocalAuthority
@@ -42,18 +42,27 @@ INTAKE_ROLES = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.OPERATIONS})  # t
 # ---- sign-in ----------------------------------------------------------------------------------------
 
 
+def _sign_in_page(request: Request, **context: Any) -> Response:
+    """The sign-in page: the provider's button when single sign-on is configured, the password form unless turned off."""
+    provider = request.app.state.oidc
+    return page(request, "sign_in.html", provider_name=provider.name if provider else None,
+                passwords=request.app.state.passwords, **context)
+
+
 async def sign_in_page(request: Request) -> Response:
-    return page(request, "sign_in.html")
+    return _sign_in_page(request)
 
 
 async def sign_in(request: Request) -> Response:
     form = await auth.checked_form(request)
+    if not request.app.state.passwords:
+        raise HTTPException(404, "Page not found")
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     account = accounts.authenticate(email, password) if email and password else None
     if account is None:
         LOG.info("sign-in refused")
         error = forms.FieldError("email", "Enter the email address and password of your account")
-        return page(request, "sign_in.html", 200, errors={"email": error}, email=email[:255])
+        return _sign_in_page(request, errors={"email": error}, email=email[:255])
     auth.sign_in(request, account.email)
     LOG.info("sign-in")
     return RedirectResponse("/", status_code=303)
@@ -281,6 +290,8 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
         Route("/health", health),
         Route("/sign-in", sign_in_page, methods=["GET"]),
         Route("/sign-in", sign_in, methods=["POST"]),
+        Route("/sign-in/oidc", oidc.start, methods=["POST"]),
+        Route(oidc.CALLBACK_PATH, oidc.callback, methods=["GET"]),
         Route("/sign-out", sign_out, methods=["POST"]),
         Route("/", home),
         Route("/intake/{journey}", intake, methods=["GET", "POST"]),
@@ -297,11 +308,13 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
     ]
     middleware = [
         Middleware(auth.Guard),
-        Middleware(SessionMiddleware, secret_key=auth.session_secret(), session_cookie="console_session",
-                   max_age=auth.idle_timeout_seconds(), same_site="lax", https_only=auth.secure_cookies()),
+        Middleware(EncryptedSessions, secret=auth.session_secret(), cookie="console_session",
+                   max_age=auth.idle_timeout_seconds(), https_only=auth.secure_cookies()),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.state.connect = connect or settings.connect
     app.state.client = None
+    app.state.oidc = oidc.provider_from_environment()  # None: passwords only (the embedded default)
+    app.state.passwords = oidc.password_sign_in(app.state.oidc)
     return app
 
