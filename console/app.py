@@ -54,9 +54,9 @@ async def sign_in_page(request: Request) -> Response:
 
 
 async def sign_in(request: Request) -> Response:
-    form = await auth.checked_form(request)
     if not request.app.state.passwords:
         raise HTTPException(404, "Page not found")
+    form = await auth.checked_form(request)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     account = accounts.authenticate(email, password) if email and password else None
     if account is None:
@@ -290,7 +290,7 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
         Route("/health", health),
         Route("/sign-in", sign_in_page, methods=["GET"]),
         Route("/sign-in", sign_in, methods=["POST"]),
-        Route("/sign-in/oidc", oidc.start, methods=["POST"]),
+        Route("/sign-in/oidc", oidc.start, methods=["GET"]),
         Route(oidc.CALLBACK_PATH, oidc.callback, methods=["GET"]),
         Route("/sign-out", sign_out, methods=["POST"]),
         Route("/", home),

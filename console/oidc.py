@@ -38,8 +38,12 @@ from console import accounts, auth
 from console.pages import page
 
 LOG = logging.getLogger("console")
-PREFIX = "SAFEGUARDING_CONSOLE_OIDC_"
-REQUIRED = ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URL")
+REQUIRED = {  # all four, or none (passwords only)
+    "issuer": "SAFEGUARDING_CONSOLE_OIDC_ISSUER",
+    "client_id": "SAFEGUARDING_CONSOLE_OIDC_CLIENT_ID",
+    "client_secret": "SAFEGUARDING_CONSOLE_OIDC_CLIENT_SECRET",
+    "redirect_url": "SAFEGUARDING_CONSOLE_OIDC_REDIRECT_URL",
+}
 CALLBACK_PATH = "/oidc/callback"
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 LEEWAY_SECONDS = 60  # clocks of the console and the provider may differ this much
@@ -69,25 +73,25 @@ class Provider:
 
 def provider_from_environment() -> Provider | None:
     """The configured provider, None when single sign-on is not configured; Misconfigured if half is."""
-    given = {key: os.environ.get(PREFIX + key, "").strip() for key in REQUIRED}
+    given = {key: os.environ.get(name, "").strip() for key, name in REQUIRED.items()}
     if not any(given.values()):
         return None
-    missing = [PREFIX + key for key, value in given.items() if not value]
+    missing = [REQUIRED[key] for key, value in given.items() if not value]
     if missing:
         raise Misconfigured(f"single sign-on needs {', '.join(missing)}")
-    for key in ("ISSUER", "REDIRECT_URL"):
+    for key in ("issuer", "redirect_url"):
         if not _safe_url(given[key]):
-            raise Misconfigured(f"{PREFIX}{key} must be an https:// URL (http:// only on loopback)")
-    if urlsplit(given["REDIRECT_URL"]).path != CALLBACK_PATH:
-        raise Misconfigured(f"{PREFIX}REDIRECT_URL must end in {CALLBACK_PATH}")
-    issuer = given["ISSUER"]
+            raise Misconfigured(f"{REQUIRED[key]} must be an https:// URL (http:// only on loopback)")
+    if urlsplit(given["redirect_url"]).path != CALLBACK_PATH:
+        raise Misconfigured(f"{REQUIRED['redirect_url']} must end in {CALLBACK_PATH}")
+    issuer = given["issuer"]
     client = OAuth().register(
-        "partnership", client_id=given["CLIENT_ID"], client_secret=given["CLIENT_SECRET"],
+        "partnership", client_id=given["client_id"], client_secret=given["client_secret"],
         server_metadata_url=f"{issuer.rstrip('/')}/.well-known/openid-configuration",
         client_kwargs={"scope": "openid email", "code_challenge_method": "S256", "timeout": 10},
     )
-    name = os.environ.get(PREFIX + "NAME", "").strip()[:80] or "your organisation's account"
-    return Provider(issuer, given["CLIENT_ID"], given["CLIENT_SECRET"], given["REDIRECT_URL"], name, client)
+    name = os.environ.get("SAFEGUARDING_CONSOLE_OIDC_NAME", "").strip()[:80] or "your organisation's account"
+    return Provider(issuer, given["client_id"], given["client_secret"], given["redirect_url"], name, client)
 
 
 def password_sign_in(provider: Provider | None) -> bool:
@@ -117,8 +121,10 @@ async def _metadata(provider: Provider) -> dict[str, Any]:
 
 
 async def start(request: Request) -> Response:
-    """POST /sign-in/oidc (the sign-in page's button, with its CSRF token): off to the provider."""
-    await auth.checked_form(request)
+    """GET /sign-in/oidc (the sign-in page's start button, a link): off to the provider. A link, not a
+    form: browsers hold a form's redirect to the provider to the page's CSP `form-action 'self'`. It
+    changes nothing but this browser's pending sign-in, which the callback must match (state, nonce,
+    PKCE verifier), so a link from elsewhere can sign nobody in as anyone but themselves."""
     provider = request.app.state.oidc
     if provider is None:
         return refused(request, "not configured", 404)

@@ -598,3 +598,14 @@ async def test_the_business_unit_records_the_chairs_sign_off_with_the_written_si
     assert len(stored) == 1 and stored[0].startswith("Chair-s-sign-off-") and stored[0].endswith(".pdf")
     page = await console.http.get(f"/cases/{case_id}")
     assert f"/cases/{case_id}/documents/{stored[0]}" in page.text
+
+
+def test_trust_key_makes_the_consoles_key_and_trusts_it_then_stops(tmp_path):
+    """Production's one-shot console-trust service: the console itself never mounts the worker's signing folder."""
+    env = os.environ | {"SAFEGUARDING_DATA_DIR": str(tmp_path / "data"), "SAFEGUARDING_CONSOLE_SIGNING_KEY": str(tmp_path / "key" / "console.key")}
+    for _ in range(2):  # a second run changes nothing
+        done = subprocess.run([sys.executable, "-m", "console", "trust-key"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "key is trusted" in done.stdout, done.stderr
+    trusted = json.loads((tmp_path / "data" / "signing" / "trusted.json").read_text())
+    assert [entry["door"] for entry in trusted.values()] == ["staff console"]
+    assert stat.S_IMODE((tmp_path / "key" / "console.key").stat().st_mode) == 0o600

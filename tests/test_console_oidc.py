@@ -64,7 +64,7 @@ async def through_provider(console: Console, provider: FakeProvider, email: str 
 
 
 async def start(console: Console) -> str:
-    started = await console.http.post("/sign-in/oidc", data={"csrf_token": await console.token()})
+    started = await console.http.get("/sign-in/oidc")
     assert started.status_code == 302, started.text[-1000:]
     return started.headers["location"]
 
@@ -164,7 +164,7 @@ async def test_a_token_not_signed_by_the_providers_key_is_refused(sso_console, p
 
 async def test_a_discovery_document_naming_another_issuer_is_refused(sso_console, provider):
     provider.issuer_in_discovery = "https://login.example.org"
-    started = await sso_console.http.post("/sign-in/oidc", data={"csrf_token": await sso_console.token()})
+    started = await sso_console.http.get("/sign-in/oidc")
     assert started.status_code == 503 and "sign-in service is unavailable" in started.text
     assert await signed_in_as(sso_console) is None
 
@@ -191,8 +191,15 @@ async def test_a_bad_or_used_state_is_refused(sso_console, provider):
     assert await signed_in_as(sso_console) is None, "a bad callback ends the session"
 
 
-async def test_the_start_needs_the_csrf_token(sso_console):
-    assert (await sso_console.http.post("/sign-in/oidc", data={})).status_code == 403
+async def test_a_sign_in_started_elsewhere_signs_nobody_in(sso_console, provider):
+    """The start is a link (a form's redirect would break the CSP's form-action): one followed from
+    another site only begins a sign-in in that browser, and a second start replaces nothing it needs."""
+    first = await start(sso_console)
+    second = await start(sso_console)
+    assert parse_qs(urlsplit(first).query)["state"] != parse_qs(urlsplit(second).query)["state"]
+    back = await come_back(sso_console, provider, second, {"email": OFFICER, "email_verified": True})
+    assert back.status_code == 303 and await signed_in_as(sso_console) == OFFICER
+    assert (await sso_console.http.post("/sign-in/oidc", data={})).status_code == 405
 
 
 def assert_refused(response: httpx.Response) -> None:
@@ -230,7 +237,8 @@ async def test_the_password_form_can_be_turned_off(env, console_env, provider, m
     async with serving(env) as console:
         page = await console.http.get("/sign-in")
         assert "Sign in with Tees Valley sign-in" in page.text and 'name="password"' not in page.text
-        posted = await console.http.post("/sign-in", data={"csrf_token": await console.token(), "email": OFFICER, "password": "x" * 20})
+        assert 'name="csrf_token"' not in page.text, "no form on the page"
+        posted = await console.http.post("/sign-in", data={"email": OFFICER, "password": "x" * 20})
         assert posted.status_code == 404 and await signed_in_as(console) is None
 
 
@@ -240,6 +248,5 @@ async def test_an_unreachable_provider_is_a_clear_page(env, console_env, monkeyp
         monkeypatch.setenv(name, value)
     app = create_app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
-        console = Console(http)
-        started = await http.post("/sign-in/oidc", data={"csrf_token": await console.token()})
+        started = await http.get("/sign-in/oidc")
         assert started.status_code == 503 and "Try again in a few minutes" in started.text
