@@ -602,7 +602,8 @@ async def test_the_business_unit_records_the_chairs_sign_off_with_the_written_si
 
 def test_trust_key_makes_the_consoles_key_and_trusts_it_then_stops(tmp_path):
     """Production's one-shot console-trust service: the console itself never mounts the worker's signing folder."""
-    env = os.environ | {"SAFEGUARDING_DATA_DIR": str(tmp_path / "data"), "SAFEGUARDING_CONSOLE_SIGNING_KEY": str(tmp_path / "key" / "console.key")}
+    env = os.environ | {"SAFEGUARDING_SIGNING_DIR": str(tmp_path / "data" / "signing"),
+                        "SAFEGUARDING_CONSOLE_SIGNING_KEY": str(tmp_path / "key" / "console.key")}
     for _ in range(2):  # a second run changes nothing
         done = subprocess.run([sys.executable, "-m", "console", "trust-key"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "key is trusted" in done.stdout, done.stderr
