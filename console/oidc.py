@@ -128,6 +128,8 @@ async def start(request: Request) -> Response:
     provider = request.app.state.oidc
     if provider is None:
         return refused(request, "not configured", 404)
+    for key in [k for k in request.session if k.startswith(f"_state_{provider.client.name}_")]:
+        del request.session[key]  # one pending sign-in per browser: the cookie stays small
     try:
         await _metadata(provider)
         return await provider.client.authorize_redirect(request, provider.redirect_url)

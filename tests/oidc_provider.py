@@ -46,6 +46,7 @@ class FakeProvider:
     tamper: dict[str, Any] = field(default_factory=dict)  # claims of the ID token to change (DROP: leave out)
     signing_key: rsa.RSAPrivateKey | None = None  # signs with a key not in the JWKS
     algorithm: str = "RS256"  # "HS256": signed with the client secret; "none": not signed
+    id_token: bool = True  # False: the token endpoint answers without one (plain OAuth)
     issuer_in_discovery: str | None = None
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
@@ -56,7 +57,7 @@ class FakeProvider:
         return f"http://127.0.0.1:{self.port}"
 
     def reset(self) -> None:
-        self.user, self.tamper, self.signing_key, self.issuer_in_discovery, self.algorithm = {}, {}, None, None, "RS256"
+        self.user, self.tamper, self.signing_key, self.issuer_in_discovery, self.algorithm, self.id_token = {}, {}, None, None, "RS256", True
 
     # ---- endpoints ----
 
@@ -99,10 +100,12 @@ class FakeProvider:
         if grant["query"].get("code_challenge_method") != "S256" or challenge != grant["query"].get("code_challenge"):
             return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"}, 400)
         grant["used"] = True
-        return JSONResponse({"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300,
-                             "id_token": self.id_token(grant["user"], grant["query"].get("nonce"))})
+        answer = {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300}
+        if self.id_token:
+            answer["id_token"] = self.signed_id_token(grant["user"], grant["query"].get("nonce"))
+        return JSONResponse(answer)
 
-    def id_token(self, user: dict[str, Any], nonce: str | None) -> str:
+    def signed_id_token(self, user: dict[str, Any], nonce: str | None) -> str:
         now = int(time.time())
         claims = {"iss": self.issuer, "sub": "subject-" + hashlib.sha256(str(user.get("email")).encode()).hexdigest()[:12],
                   "aud": CLIENT_ID, "iat": now, "exp": now + 300, "nonce": nonce, **user}
