@@ -1,4 +1,4 @@
-"""The staff console's routes: sign-in (passwords here, single sign-on in oidc.py), the worklist, intake forms, the case page, decision and
+"""The staff console's routes: sign-in (sign_in.py; single sign-on in oidc.py), the worklist, intake forms, the case page, decision and
 correction forms, the register's views. Every page needs a signed-in person (auth.py); every case is
 checked against their partnership (another partnership's case is 'not found'); every POST carries the
 session's CSRF token; decisions are signed with the console's key for the person (cases.py)."""
@@ -27,7 +27,7 @@ import settings
 import signing
 import starter
 from activities.files import DOCUMENT_NAME, case_folder
-from console import accounts, auth, cases, forms, oidc, register_views, worklist
+from console import auth, cases, forms, oidc, register_views, sign_in, worklist
 from console.sessions import EncryptedSessions
 from console.pages import HERE, choice, page, signed_in, temporal, today, visible_case
 from models.case import CaseStatus, Stage
@@ -37,41 +37,6 @@ from models.text import Text
 
 LOG = logging.getLogger("console")  # ids and outcomes only: never a name, an address or a form's content
 INTAKE_ROLES = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.OPERATIONS})  # the Business Unit logs incoming forms
-
-
-# ---- sign-in ----------------------------------------------------------------------------------------
-
-
-def _sign_in_page(request: Request, **context: Any) -> Response:
-    """The sign-in page: the provider's button when single sign-on is configured, the password form unless turned off."""
-    provider = request.app.state.oidc
-    return page(request, "sign_in.html", provider_name=provider.name if provider else None,
-                passwords=request.app.state.passwords, **context)
-
-
-async def sign_in_page(request: Request) -> Response:
-    return _sign_in_page(request)
-
-
-async def sign_in(request: Request) -> Response:
-    if not request.app.state.passwords:
-        raise HTTPException(404, "Page not found")
-    form = await auth.checked_form(request)
-    email, password = str(form.get("email") or ""), str(form.get("password") or "")
-    account = accounts.authenticate(email, password) if email and password else None
-    if account is None:
-        LOG.info("sign-in refused")
-        error = forms.FieldError("email", "Enter the email address and password of your account")
-        return _sign_in_page(request, errors={"email": error}, email=email[:255])
-    auth.sign_in(request, account.email)
-    LOG.info("sign-in")
-    return RedirectResponse("/", status_code=303)
-
-
-async def sign_out(request: Request) -> Response:
-    await auth.checked_form(request)
-    auth.sign_out(request)
-    return RedirectResponse("/sign-in", status_code=303)
 
 
 # ---- the worklist -----------------------------------------------------------------------------------
@@ -288,11 +253,11 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
     signing.ensure_key(signing.console_key_file(), door="staff console")
     routes = [
         Route("/health", health),
-        Route("/sign-in", sign_in_page, methods=["GET"]),
-        Route("/sign-in", sign_in, methods=["POST"]),
+        Route("/sign-in", sign_in.sign_in_page, methods=["GET"]),
+        Route("/sign-in", sign_in.sign_in, methods=["POST"]),
         Route("/sign-in/oidc", oidc.start, methods=["GET"]),
         Route(oidc.CALLBACK_PATH, oidc.callback, methods=["GET"]),
-        Route("/sign-out", sign_out, methods=["POST"]),
+        Route("/sign-out", sign_in.sign_out, methods=["POST"]),
         Route("/", home),
         Route("/intake/{journey}", intake, methods=["GET", "POST"]),
         Route("/cases/{case_id}", case_page),
