@@ -162,8 +162,8 @@ async def verified_email(request: Request, provider: Provider) -> str:
         )
     except MismatchingStateError:
         raise Refused("state") from None
-    except (AuthlibBaseError, JoseError) as error:
-        raise Refused(f"id token ({type(error).__name__})") from None
+    except (AuthlibBaseError, JoseError) as error:  # the provider's error, the token endpoint's, or a check of the ID token
+        raise Refused(f"answer or id token ({type(error).__name__})") from None
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
         raise Refused(f"provider ({type(error).__name__})") from None
     claims = token.get("userinfo")  # the ID token's verified claims (Authlib sets it only from an ID token)
