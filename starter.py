@@ -8,7 +8,8 @@
     python starter.py cases [--partnership P] [--authority A] [--stage S] [--overdue] [--json]
     python starter.py audit CASE_ID [--csv]
     python starter.py report --from DATE --to DATE [--partnership P] [--csv] [--chart FILE.png]
-    python starter.py users add EMAIL --partnership HSSCP|STSCP --role ROLE [--role ROLE] [--name NAME]
+    python starter.py users add EMAIL --partnership HSSCP|STSCP --role ROLE [--role ROLE] [--name NAME] [--single-sign-on]
+    python starter.py users disable EMAIL
 
 The server is found through TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE. A refused form or decision
 exits non-zero with a one-line reason on standard error, and nothing is started or changed.
@@ -561,21 +562,30 @@ def report(args: argparse.Namespace) -> None:
 
 
 def users(args: argparse.Namespace) -> None:
-    """A staff console account (console/accounts.py); the password from standard input, one line."""
-    from console.accounts import MAX_PASSWORD_LENGTH, AccountRefused, accounts_file, add_account
+    """A staff console account (console/accounts.py); the password from standard input, one line (none
+    with --single-sign-on); `users disable EMAIL` refuses an account from now on."""
+    from console.accounts import MAX_PASSWORD_LENGTH, AccountRefused, accounts_file, add_account, disable_account
 
-    if sys.stdin.isatty():
-        import getpass
-
-        password = getpass.getpass("Password (at least 12 characters): ")
-    else:
-        password = sys.stdin.readline(MAX_PASSWORD_LENGTH + 2).rstrip("\r\n")
     try:
-        account = add_account(args.email, args.partnership, args.role, password, name=args.name)
+        if args.users_command == "disable":
+            disable_account(args.email)
+            say(f"Account {args.email.strip().lower()} disabled in {accounts_file()}")
+            return
+        account = add_account(args.email, args.partnership, args.role, None if args.single_sign_on else _password(MAX_PASSWORD_LENGTH),
+                              name=args.name)
     except AccountRefused as refused:
         raise Refused(str(refused)) from None
     roles = ", ".join(role.value for role in account.roles)
-    say(f"Account {account.email} saved ({roles}; {account.partnership or 'every partnership'}) in {accounts_file()}")
+    door = "single sign-on only" if account.password_hash is None else "password"
+    say(f"Account {account.email} saved ({roles}; {account.partnership or 'every partnership'}; {door}) in {accounts_file()}")
+
+
+def _password(longest: int) -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Password (at least 12 characters): ")
+    return sys.stdin.readline(longest + 2).rstrip("\r\n")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -619,6 +629,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add_parser.add_argument("--partnership", help="HSSCP or STSCP; left out only for operations")
     add_parser.add_argument("--role", action="append", required=True, help="a PersonRole, e.g. business_unit (repeatable)")
     add_parser.add_argument("--name", default="", help="the person's name as the console shows it")
+    add_parser.add_argument("--single-sign-on", action="store_true",
+                            help="no password: the person signs in through the partnership's OpenID Connect provider")
+    disable_parser = users_commands.add_parser("disable", help="refuse an account at every door from now on")
+    disable_parser.add_argument("email")
     return parser.parse_args(argv)
 
 

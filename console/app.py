@@ -1,4 +1,4 @@
-"""The staff console's routes: sign-in, the worklist, intake forms, the case page, decision and
+"""The staff console's routes: sign-in (sign_in.py; single sign-on in oidc.py), the worklist, intake forms, the case page, decision and
 correction forms, the register's views. Every page needs a signed-in person (auth.py); every case is
 checked against their partnership (another partnership's case is 'not found'); every POST carries the
 session's CSRF token; decisions are signed with the console's key for the person (cases.py)."""
@@ -17,7 +17,6 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -28,7 +27,8 @@ import settings
 import signing
 import starter
 from activities.files import DOCUMENT_NAME, case_folder
-from console import accounts, auth, cases, forms, register_views, worklist
+from console import auth, cases, forms, oidc, register_views, sign_in, worklist
+from console.sessions import EncryptedSessions
 from console.pages import HERE, choice, page, signed_in, temporal, today, visible_case
 from models.case import CaseStatus, Stage
 from models.forms import LocalAuthority
@@ -37,32 +37,6 @@ from models.text import Text
 
 LOG = logging.getLogger("console")  # ids and outcomes only: never a name, an address or a form's content
 INTAKE_ROLES = frozenset({PersonRole.BUSINESS_UNIT, PersonRole.OPERATIONS})  # the Business Unit logs incoming forms
-
-
-# ---- sign-in ----------------------------------------------------------------------------------------
-
-
-async def sign_in_page(request: Request) -> Response:
-    return page(request, "sign_in.html")
-
-
-async def sign_in(request: Request) -> Response:
-    form = await auth.checked_form(request)
-    email, password = str(form.get("email") or ""), str(form.get("password") or "")
-    account = accounts.authenticate(email, password) if email and password else None
-    if account is None:
-        LOG.info("sign-in refused")
-        error = forms.FieldError("email", "Enter the email address and password of your account")
-        return page(request, "sign_in.html", 200, errors={"email": error}, email=email[:255])
-    auth.sign_in(request, account.email)
-    LOG.info("sign-in")
-    return RedirectResponse("/", status_code=303)
-
-
-async def sign_out(request: Request) -> Response:
-    await auth.checked_form(request)
-    auth.sign_out(request)
-    return RedirectResponse("/sign-in", status_code=303)
 
 
 # ---- the worklist -----------------------------------------------------------------------------------
@@ -279,9 +253,11 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
     signing.ensure_key(signing.console_key_file(), door="staff console")
     routes = [
         Route("/health", health),
-        Route("/sign-in", sign_in_page, methods=["GET"]),
-        Route("/sign-in", sign_in, methods=["POST"]),
-        Route("/sign-out", sign_out, methods=["POST"]),
+        Route("/sign-in", sign_in.sign_in_page, methods=["GET"]),
+        Route("/sign-in", sign_in.sign_in, methods=["POST"]),
+        Route("/sign-in/oidc", oidc.start, methods=["GET"]),
+        Route(oidc.CALLBACK_PATH, oidc.callback, methods=["GET"]),
+        Route("/sign-out", sign_in.sign_out, methods=["POST"]),
         Route("/", home),
         Route("/intake/{journey}", intake, methods=["GET", "POST"]),
         Route("/cases/{case_id}", case_page),
@@ -297,11 +273,13 @@ def create_app(connect: Callable[[], Awaitable[Client]] | None = None) -> Starle
     ]
     middleware = [
         Middleware(auth.Guard),
-        Middleware(SessionMiddleware, secret_key=auth.session_secret(), session_cookie="console_session",
-                   max_age=auth.idle_timeout_seconds(), same_site="lax", https_only=auth.secure_cookies()),
+        Middleware(EncryptedSessions, secret=auth.session_secret(), cookie="console_session",
+                   max_age=auth.idle_timeout_seconds(), https_only=auth.secure_cookies()),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
     app.state.connect = connect or settings.connect
     app.state.client = None
+    app.state.oidc = oidc.provider_from_environment()  # None: passwords only (the embedded default)
+    app.state.passwords = oidc.password_sign_in(app.state.oidc)
     return app
 

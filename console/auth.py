@@ -1,5 +1,5 @@
-"""Who is signed in, for how long, and the guards every request passes: the session (a signed,
-HttpOnly, SameSite=Lax cookie: Starlette's SessionMiddleware), its idle timeout, the CSRF token every
+"""Who is signed in, for how long, and the guards every request passes: the session (an encrypted,
+HttpOnly, SameSite=Lax cookie: sessions.py), its idle timeout, the CSRF token every
 POST form carries, the size limit of a post, and the security headers of every response."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import hmac
 import os
 import secrets
 import time
-from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -40,8 +39,7 @@ def session_secret() -> str:
     given = os.environ.get("SAFEGUARDING_CONSOLE_SECRET")
     if given:
         return given
-    data = Path(os.environ.get("SAFEGUARDING_DATA_DIR", settings.PROJECT_DIR / "data"))
-    path = data / "console-session.key"
+    path = settings.data_dir() / "console-session.key"
     if not path.exists():
         try:
             settings.write_private(path, secrets.token_urlsafe(48).encode(), exclusive=True)
@@ -54,6 +52,7 @@ def session_secret() -> str:
 
 
 def sign_in(request: Request, email: str) -> None:
+    """The one place a session starts (a password checked by accounts.py, or an address verified by oidc.py)."""
     request.session.clear()  # a new session on sign-in: no fixation of one made before
     request.session.update({"email": email, "seen": int(time.time()), "csrf": secrets.token_urlsafe(32)})
 

@@ -16,6 +16,8 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import pytest_asyncio
 
 import settings
 import starter
-from console import accounts, auth, cases, forms
+from console import accounts, auth, cases, forms, lockout
 from console.app import create_app
 from models.decisions import DECISIONS
 from models.forms import LearningRequestForm, SeriousIncidentForm
@@ -80,9 +82,10 @@ class Console:
         return await self.http.post(path, data={**data, "csrf_token": token})
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def console(env, console_env):
-    """The console app with the test server's client, and a worker on the cases' task queue."""
+@asynccontextmanager
+async def serving(env) -> AsyncIterator[Console]:
+    """The console app (made as the environment configures it now) with the test server's client, and
+    a worker on the cases' task queue."""
     async def connect():
         return env.client
 
@@ -90,6 +93,12 @@ async def console(env, console_env):
     async with build_worker(env.client, task_queue=settings.TASK_QUEUE):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console.test") as http:
             yield Console(http)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def console(env, console_env):
+    async with serving(env) as console:
+        yield console
 
 
 def another(console: Console) -> Console:
@@ -178,26 +187,48 @@ def test_users_add_stores_an_argon2_hash_owner_only_and_refuses_in_one_line(tmp_
     assert "someone@hsscp.example.org" not in path.read_text()
 
 
-def test_an_account_signs_in_with_its_password_only(accounts_file, monkeypatch):
+def test_an_account_signs_in_with_its_password_only(accounts_file, tmp_path, monkeypatch):
     monkeypatch.setenv("SAFEGUARDING_ACCOUNTS_FILE", str(accounts_file))
-    monkeypatch.setattr(accounts, "_failures", {})
+    monkeypatch.setenv("SAFEGUARDING_DATA_DIR", str(tmp_path / "data"))
     assert accounts.authenticate("OFFICER@hsscp.example.org", PASSWORD).email == "officer@hsscp.example.org"
     assert accounts.authenticate("officer@hsscp.example.org", PASSWORD + "x") is None
     assert accounts.authenticate("nobody@hsscp.example.org", PASSWORD) is None
 
 
-def test_sign_in_is_refused_for_a_while_after_five_wrong_passwords(accounts_file, monkeypatch):
+def test_sign_in_is_refused_for_a_while_after_five_wrong_passwords_even_after_a_restart(accounts_file, tmp_path, monkeypatch):
     monkeypatch.setenv("SAFEGUARDING_ACCOUNTS_FILE", str(accounts_file))
-    monkeypatch.setattr(accounts, "_failures", {})
-    for _ in range(accounts.TRIES):
+    monkeypatch.setenv("SAFEGUARDING_DATA_DIR", str(tmp_path / "data"))
+    for _ in range(lockout.TRIES):
         assert accounts.authenticate("dsp@hsscp.example.org", "guessing and guessing") is None
     assert accounts.authenticate("dsp@hsscp.example.org", PASSWORD) is None, "refused even with the right one"
     assert accounts.authenticate("viewer@hsscp.example.org", PASSWORD) is not None, "other accounts unaffected"
-    later = accounts.time.monotonic() + accounts.WAIT_SECONDS + 1
-    monkeypatch.setattr(accounts.time, "monotonic", lambda: later)
+    restarted = subprocess.run([sys.executable, "-c", "from console import lockout; print(lockout.is_locked('dsp@hsscp.example.org'))"],
+                               cwd=PROJECT, env=os.environ.copy(), capture_output=True, text=True, timeout=60)
+    assert restarted.stdout.strip() == "True", restarted.stderr  # another process (a restarted console) sees it
+    kept = lockout.lockout_file()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600 and b"dsp@hsscp" not in kept.read_bytes(), "owner-only, no address in it"
+    later = time.time() + lockout.WAIT_SECONDS + 1
+    monkeypatch.setattr(lockout.time, "time", lambda: later)
     assert accounts.authenticate("dsp@hsscp.example.org", PASSWORD) is not None
     person = accounts.account_of("viewer@hsscp.example.org").person()
     assert person.partnership == "HSSCP" and [r.value for r in person.roles] == ["viewer"]
+
+
+def test_a_single_sign_on_account_has_no_password_and_a_disabled_account_is_refused(tmp_path, monkeypatch):
+    added = users_add(tmp_path, "sso@hsscp.example.org", "--partnership", "HSSCP", "--role", "dsp", "--single-sign-on", password="")
+    assert added.returncode == 0 and "single sign-on only" in added.stdout + added.stderr, added
+    assert users_add(tmp_path, "officer@hsscp.example.org", "--partnership", "HSSCP", "--role", "dsp").returncode == 0
+    monkeypatch.setenv("SAFEGUARDING_DATA_DIR", str(tmp_path / "data"))
+    stored = json.loads((tmp_path / "data" / "accounts.json").read_text())
+    assert stored["sso@hsscp.example.org"]["password_hash"] is None
+    assert accounts.authenticate("sso@hsscp.example.org", "not anyone's password") is None  # the stand-in hash's own
+    assert accounts.account_of("sso@hsscp.example.org") is not None
+    disabled = subprocess.run([sys.executable, "starter.py", "users", "disable", "officer@hsscp.example.org"], cwd=PROJECT,
+                              env=os.environ | {"SAFEGUARDING_DATA_DIR": str(tmp_path / "data")}, capture_output=True, text=True, timeout=60)
+    assert disabled.returncode == 0, disabled.stderr
+    assert accounts.account_of("officer@hsscp.example.org") is None
+    assert accounts.authenticate("officer@hsscp.example.org", PASSWORD) is None
+    assert json.loads((tmp_path / "data" / "accounts.json").read_text())["officer@hsscp.example.org"]["disabled"] is True
 
 
 # ---- sign-in, sessions, CSRF, headers ----------------------------------------------------------------
@@ -211,11 +242,37 @@ async def test_sign_in_sets_a_private_session_and_a_wrong_password_is_an_error_o
     assert signed.status_code == 303 and signed.headers["location"] == "/"
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=1800" in cookie
+    assert not re.search("officer|hsscp|email|csrf", _decoded(signed.headers["set-cookie"])), "encrypted, not only signed"
     page = await console.http.get("/register")
     assert page.status_code == 200 and "officer@hsscp.example.org" in page.text
     headers = page.headers
     assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers["content-security-policy"]
     assert "unsafe-inline" not in headers["content-security-policy"] and headers["cache-control"] == "no-store"
+
+
+def _decoded(set_cookie: str) -> str:
+    """A cookie's value as base64 would show it (Fernet's is base64url of the ciphertext)."""
+    import base64
+
+    value = set_cookie.split(";", 1)[0].split("=", 1)[1]
+    return set_cookie + base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("latin-1")
+
+
+async def test_a_session_cookie_not_made_by_this_console_is_no_session(console):
+    await console.sign_in("officer@hsscp.example.org")
+    cookie = console.http.cookies["console_session"]
+    console.http.cookies.set("console_session", cookie[:-6] + ("AAAAAA" if not cookie.endswith("AAAAAA") else "BBBBBB"), domain="console.test")
+    assert (await console.http.get("/register")).status_code == 303  # a changed cookie: signed out
+    forged = foreign_cookie()
+    console.http.cookies.set("console_session", forged, domain="console.test")
+    assert (await console.http.get("/register")).status_code == 303
+
+
+def foreign_cookie() -> str:
+    """A session naming the officer, encrypted with a key that is not the console's."""
+    from console.sessions import cookie_key
+
+    return cookie_key("not the console's secret").encrypt(json.dumps({"email": "officer@hsscp.example.org", "seen": int(time.time())}).encode()).decode()
 
 
 async def test_an_idle_session_ends(console, monkeypatch):
@@ -541,3 +598,15 @@ async def test_the_business_unit_records_the_chairs_sign_off_with_the_written_si
     assert len(stored) == 1 and stored[0].startswith("Chair-s-sign-off-") and stored[0].endswith(".pdf")
     page = await console.http.get(f"/cases/{case_id}")
     assert f"/cases/{case_id}/documents/{stored[0]}" in page.text
+
+
+def test_trust_key_makes_the_consoles_key_and_trusts_it_then_stops(tmp_path):
+    """Production's one-shot console-trust service: the console itself never mounts the worker's signing folder."""
+    env = os.environ | {"SAFEGUARDING_SIGNING_DIR": str(tmp_path / "data" / "signing"),
+                        "SAFEGUARDING_CONSOLE_SIGNING_KEY": str(tmp_path / "key" / "console.key")}
+    for _ in range(2):  # a second run changes nothing
+        done = subprocess.run([sys.executable, "-m", "console", "trust-key"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "key is trusted" in done.stdout, done.stderr
+    trusted = json.loads((tmp_path / "data" / "signing" / "trusted.json").read_text())
+    assert [entry["door"] for entry in trusted.values()] == ["staff console"]
+    assert stat.S_IMODE((tmp_path / "key" / "console.key").stat().st_mode) == 0o600

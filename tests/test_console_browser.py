@@ -5,7 +5,9 @@ the console, on free loopback ports, with accounts made by `starter.py users add
 A Business Unit officer signs in, enters a serious-incident form, records the DSP decision, and the case
 page shows the next deadline; a refused decision shows the case's reason on the form; a viewer cannot
 record a decision; another partnership's officer cannot open the case by its URL; a forged post without
-the CSRF token is refused. axe-core (axe-playwright-python's bundled axe.min.js) checks every page: no
+the CSRF token is refused. A person signs in through the partnership's OpenID Connect provider (a
+real one on loopback, tests/oidc_provider.py) to a console with the password form off, and records a
+decision as themselves. axe-core (axe-playwright-python's bundled axe.min.js) checks every page: no
 serious or critical violation.
 
 Screenshots of the worklist, a case page and a decision form are written to a temporary folder, or to
@@ -27,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_web_ui import CHROMIUM, PERSONAL, PROJECT, Stack, embedded_default, wait_for  # noqa: F401 (the fixture)
+from tests.oidc_provider import FakeProvider, Served, console_environment
+from tests.test_web_ui import CHROMIUM, PERSONAL, PROJECT, Stack, embedded_default, free_port, wait_for  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -103,18 +106,22 @@ class Person:
         return response
 
     def axe(self) -> None:
-        """axe-core on the page as it is: no serious or critical violation."""
-        from axe_playwright_python.sync_playwright import Axe
-
-        results = Axe().run(self.page)
-        serious = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-                   for v in results.response["violations"] if v["impact"] in AXE_IMPACTS]
-        path = re.sub(r"[0-9a-f]{6}\b", "…", self.page.url.removeprefix(self.url))
-        self.checked[path] = serious
-        assert not serious, f"{self.page.url}:\n" + "\n".join(serious)
+        axe(self.page, self.url, self.checked)
 
     def close(self) -> None:
         self.context.close()
+
+
+def axe(page, url: str, checked: dict[str, list[str]]) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    serious = [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+               for v in results.response["violations"] if v["impact"] in AXE_IMPACTS]
+    path = re.sub(r"[0-9a-f]{6}\b", "…", page.url.removeprefix(url).split("?")[0])
+    checked[path] = serious
+    assert not serious, f"{page.url}:\n" + "\n".join(serious)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +187,7 @@ def test_an_officer_enters_a_form_records_the_dsp_decision_and_sees_the_next_dea
         wait_for_case_partnership(stack, case_id)
 
         officer.goto("/")
-        wait_for(lambda: _reload_until(officer, case_id), "the new case on the worklist", 30)
+        wait_for(lambda: _reload_until(officer.page, case_id), "the new case on the worklist", 30)
         mine = page.locator("table", has_text="For you to record")
         assert case_id in mine.inner_text() and "DSP decision" in mine.inner_text()
         assert "DSP teleconference and decision" in mine.inner_text()
@@ -196,7 +203,7 @@ def test_an_officer_enters_a_form_records_the_dsp_decision_and_sees_the_next_dea
         officer.axe()
         main = page.inner_text("main")
         assert "DSP decision recorded on this case" in main and OFFICER in main
-        wait_for(lambda: _reload_until(officer, "LA notification to the National Panel"), "the next deadline on the case page", 30)
+        wait_for(lambda: _reload_until(officer.page, "LA notification to the National Panel"), "the next deadline on the case page", 30)
         summary = page.locator(".govuk-summary-list").inner_text()
         assert re.search(r"Next deadline\s+LA notification to the National Panel: \d+ \w+ \d{4} \(\d+ working days left\)", summary), summary
         page.screenshot(path=str(shots / SCREENSHOTS[1]), full_page=True)
@@ -220,9 +227,9 @@ def _today() -> str:
     return london_today(datetime.now(timezone.utc)).isoformat()
 
 
-def _reload_until(person: Person, text: str) -> bool:
-    person.page.reload()
-    return text in person.page.inner_text("main")
+def _reload_until(page, text: str) -> bool:
+    page.reload()
+    return text in page.inner_text("main")
 
 
 @contextmanager
@@ -297,6 +304,74 @@ def test_a_forged_post_without_the_csrf_token_is_refused(console, browser, check
     assert '"accepted": true' not in stack.starter("status", case_id, "--json").stdout
 
 
+SSO_OFFICER = "sso.officer@hsscp.example.org"
+
+
+@pytest.fixture(scope="module")
+def sso_console(console) -> Iterator[tuple[Stack, str, FakeProvider, Path]]:
+    """A second console on the same stack, as production runs it: single sign-on through a provider on
+    loopback (tests/oidc_provider.py), the password form turned off, an account with no password."""
+    stack, _ = console
+    added = subprocess.run([sys.executable, "starter.py", "users", "add", SSO_OFFICER, "--partnership", "HSSCP", "--role", "business_unit",
+                            "--single-sign-on"], cwd=PROJECT, env=stack.env, capture_output=True, text=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    port = free_port()
+    url = f"http://localhost:{port}"
+    log = stack.folder / "sso-console.log"
+    with Served() as provider, log.open("wb") as out:
+        env = stack.env | console_environment(provider, url) | {"SAFEGUARDING_CONSOLE_PORT": str(port),
+                                                                 "SAFEGUARDING_CONSOLE_PASSWORD_SIGN_IN": "false"}
+        process = subprocess.Popen([sys.executable, "-m", "console"], cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: healthy(url) or process.poll() is not None, "the single sign-on console to answer", 120)
+            assert process.poll() is None, log.read_text()
+            yield stack, url, provider, log
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_a_person_signs_in_through_the_partnerships_provider_and_records_as_themselves(sso_console, browser, checked):
+    stack, url, provider, log = sso_console
+    case_id = started_case(stack)
+    provider.user = {"email": SSO_OFFICER, "email_verified": True, "name": "Someone Else"}
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/sign-in")
+        assert page.get_by_label("Password", exact=True).count() == 0, "the password form is off"
+        axe(page, url, checked)
+        page.get_by_role("button", name="Sign in with Tees Valley sign-in").click()
+        page.wait_for_url(f"{url}/")
+        assert provider.authorize_requests[-1]["code_challenge_method"] == "S256"
+        assert f"Signed in as {SSO_OFFICER}" in page.inner_text("body")
+        mine = page.locator("table", has_text="For you to record")
+        wait_for(lambda: _reload_until(page, case_id), "the case on the worklist", 30)
+        mine.get_by_role("link", name=re.compile(f"DSP decision.*{case_id}")).click()
+        page.wait_for_url(f"**/cases/{case_id}/decisions/dsp_decision")
+        fill_dsp_decision(page, date(2025, 12, 24))
+        page.get_by_role("button", name="Record the decision").click()
+        page.wait_for_url(re.compile(f".*/cases/{case_id}\\?recorded=dsp_decision"))
+        assert SSO_OFFICER in page.inner_text("main")
+
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{url}/sign-in")
+        assert page.goto(f"{url}/").url == f"{url}/sign-in", "signed out"
+        provider.user = {"email": SSO_OFFICER, "email_verified": False}
+        page.get_by_role("button", name="Sign in with Tees Valley sign-in").click()
+        page.wait_for_load_state()
+        assert "You could not be signed in" in page.inner_text("main") and page.url.startswith(f"{url}/oidc/callback")
+        axe(page, url, checked)
+        assert page.goto(f"{url}/").url == f"{url}/sign-in", "no session from a refused sign-in"
+    finally:
+        context.close()
+    shown = stack.starter("status", case_id, "--json")
+    assert f'"recorded_by": "{SSO_OFFICER}"' in shown.stdout, shown.stdout[-2000:]
+    logged = log.read_text(errors="replace").lower()
+    assert "sign-in (single sign-on)" in logged and "single sign-on refused: email not verified" in logged
+    assert SSO_OFFICER not in logged and "someone else" not in logged
+
+
 def test_the_console_logs_no_personal_data(console):
     """run.sh's output (the console's log lines among it): ids and outcomes, never a person or a form."""
     stack, _ = console
@@ -309,7 +384,7 @@ def test_the_console_logs_no_personal_data(console):
 def test_every_page_was_checked_by_axe(checked):
     """Every kind of page the console has went through axe-core above, none with a serious violation."""
     pages = set(checked)
-    expected = {"/sign-in", "/", "/intake/serious-incident", "/intake/learning-request", "/register", "/register/report"}
+    expected = {"/sign-in", "/oidc/callback", "/", "/intake/serious-incident", "/intake/learning-request", "/register", "/register/report"}
     assert expected <= pages, expected - pages
     assert any(p.startswith("/cases/") and p.count("/") == 2 for p in pages), pages  # a case page
     assert any(p.endswith("/decisions/dsp_decision") for p in pages), pages

@@ -83,9 +83,16 @@ def test_the_console_is_a_service_of_its_own_with_its_own_key_and_secrets():
     assert ":?" in environment["SAFEGUARDING_CONSOLE_SECRET"], "no session secret written in or defaulted"
     assert environment["SAFEGUARDING_CONSOLE_SIGNING_KEY"].startswith("/app/console-key/")
     assert not any("console-key" in volume for volume in COMPOSE["services"]["worker"]["volumes"]), "the worker never holds the console's private key"
-    assert "signing:/app/data/signing" in console["volumes"] and "signing:/app/data/signing" in COMPOSE["services"]["worker"]["volumes"]
+    assert "signing:/app/data/signing" in COMPOSE["services"]["worker"]["volumes"]
+    assert not any(volume.startswith("signing:") for volume in console["volumes"]), "the console never holds the worker's trust or the command line's key"
+    trust = COMPOSE["services"]["console-trust"]
+    assert trust["command"] == ["python", "-m", "console", "trust-key"] and "restart" not in trust
+    assert set(trust["volumes"]) == {"signing:/app/data/signing", "console-key:/app/console-key"}
+    assert trust["environment"]["SAFEGUARDING_CONSOLE_SIGNING_KEY"] == environment["SAFEGUARDING_CONSOLE_SIGNING_KEY"]
+    assert console["depends_on"]["console-trust"]["condition"] == "service_completed_successfully"
+    assert {f"SAFEGUARDING_CONSOLE_OIDC_{name}" for name in ("ISSUER", "CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URL")} <= set(environment)
     code = "".join((PROJECT / name).read_text() for name in ("settings.py", "signing.py", "register/db.py", "console/auth.py",
-                                                             "console/accounts.py", "console/__main__.py"))
+                                                             "console/accounts.py", "console/__main__.py", "console/oidc.py"))
     read = set(re.findall(r'"((?:TEMPORAL|SAFEGUARDING)_[A-Z_]+)"', code))
     assert set(environment) <= read, f"settings the console never reads: {set(environment) - read}"
 
