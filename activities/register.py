@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from temporalio import activity
 
-from models.case import CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
+from models.case import CaseEvent, CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
 from register.db import engine
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 
@@ -84,13 +84,18 @@ def deadline_row(case_id: str, d: DeadlineChange) -> dict[str, Any]:
     }
 
 
+def event_row(case_id: str, event: CaseEvent) -> dict[str, Any]:
+    """An event's row; a batch that names its case leaves the key and the case id out of its events."""
+    return dict(event) | {"case_id": event.case_id or case_id, "key": event.key or f"{case_id}/{event.seq}"}
+
+
 def write(batch: RegisterBatch) -> int:
     """One transaction: the new events inserted (those already there skipped), the rows upserted."""
     if batch.status is not None:
         batch = from_status(batch)
-    case_id = batch.events[0].case_id  # a batch is sent when a case has new events
+    case_id = batch.case_id or batch.events[0].case_id  # a batch is sent when a case has new events
     with engine().begin() as connection:
-        events = insert(connection, EVENTS).values([e.model_dump() for e in batch.events])
+        events = insert(connection, EVENTS).values([event_row(case_id, e) for e in batch.events])
         new = connection.execute(events.on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key))
         written = len(new.all())
         if batch.case is not None:
