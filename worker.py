@@ -56,7 +56,25 @@ PASSTHROUGH = (
     "models", "activities", "register", "settings", "holidays", "dateutil", "sqlmodel", "sqlalchemy",
     "cryptography", "signing",
 )
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+# The parts of workflows/ that are not workflow definitions: classes whose state lives in their
+# instances (each case has its own `Case`, `Clocks`, `RapidReview` ...), frozen tables and constants at
+# module level, nothing read from the clock, the disk or the environment. Re-imported for every run they
+# made each cached case carry its own copy of their code and decision tables; shared, a run re-imports
+# only its workflow's module (serious_incident, learning_request, local_review). The sandbox does not
+# check a shared module's calls, so the tests replay every journey and stored history under
+# STRICT_SANDBOX, which re-imports all of workflows/ and so still refuses a clock or file read in any part.
+SHARED_PARTS = tuple(
+    f"workflows.{name}"
+    for name in (
+        "case", "case_workflow", "catch_up", "clocks", "contributions", "corrections", "form_facts", "governance",
+        "intake", "messaging", "notification", "panel", "rapid_review", "recommendations", "refusals",
+        "register_feed", "retries", "search_attributes", "web_ui",
+    )
+)
+STRICT_SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, *SHARED_PARTS)
+)
 WORKFLOWS_DIR = Path(__file__).resolve().parent / "workflows"
 
 

@@ -125,10 +125,12 @@ async def current_details(handle: WorkflowHandle) -> str:
     return metadata.current_details
 
 
+# Replayed under the strict sandbox, which re-imports every module of workflows/ and so refuses a clock,
+# file or environment read in any of them, the parts the worker shares between runs included (worker.py).
 REPLAYER = Replayer(
     workflows=worker.WORKFLOWS,
     data_converter=CONVERTER,
-    workflow_runner=worker.SANDBOX,
+    workflow_runner=worker.STRICT_SANDBOX,
     header_codec_behavior=HeaderCodecBehavior.CODEC,
 )
 
@@ -319,7 +321,7 @@ async def test_replay_catches_steps_taken_in_another_order(journey):
     altered = Replayer(
         workflows=[TellsTheBusinessUnitFirst],
         data_converter=CONVERTER,
-        workflow_runner=worker.SANDBOX,
+        workflow_runner=worker.STRICT_SANDBOX,
     )
     with pytest.raises(workflow.NondeterminismError):
         await altered.replay_workflow(history, raise_on_replay_failure=True)
