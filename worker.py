@@ -11,12 +11,10 @@ SAFEGUARDING_METRICS_ADDRESS (host:port) serves Prometheus metrics at /metrics (
 from __future__ import annotations
 
 import asyncio
-import compileall
 import logging
 import os
 import signal
 import sys
-from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -50,44 +48,25 @@ ACTIVITIES = [
 # The sandbox re-imports, for every workflow run it creates, each module a workflow imports that is not
 # passed through. pydantic (and its e-mail validator, loaded lazily), the models, the activities'
 # modules the workflows name and the calendar are deterministic and hold no per-run state: they are
-# imported once, outside the sandbox, and shared. Only workflows/ is re-imported per run.
+# imported once, outside the sandbox, and shared.
 PASSTHROUGH = (
     "email_validator", "idna", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
     "models", "activities", "register", "settings", "holidays", "dateutil", "sqlmodel", "sqlalchemy",
     "cryptography", "signing",
 )
-# The parts of workflows/ that are not workflow definitions: classes whose state lives in their
-# instances (each case has its own `Case`, `Clocks`, `RapidReview` ...), frozen tables and constants at
-# module level, nothing read from the clock, the disk or the environment. Re-imported for every run they
-# made each cached case carry its own copy of their code and decision tables; shared, a run re-imports
-# only its workflow's module (serious_incident, learning_request, local_review). The sandbox does not
-# check a shared module's calls, so the tests replay every journey and stored history under
-# STRICT_SANDBOX, which re-imports all of workflows/ and so still refuses a clock or file read in any part.
-SHARED_PARTS = tuple(
-    f"workflows.{name}"
-    for name in (
-        "case", "case_workflow", "catch_up", "clocks", "contributions", "corrections", "form_facts", "governance",
-        "intake", "messaging", "notification", "panel", "rapid_review", "recommendations", "refusals",
-        "register_feed", "retries", "search_attributes", "web_ui",
-    )
-)
+# workflows/ shared between runs too: its classes keep their state in their instances (each case has its
+# own workflow object, `Case`, `Clocks`, `RapidReview` ...), its module level holds only frozen tables and
+# constants, and nothing in it reads the clock, the disk or the environment. Re-imported for every run,
+# as the sandbox does by default, it made each cached case carry its own copy of all of its code and
+# decision tables, and each new run pay for importing it (the `workflow.defn` checks of the journey's
+# class among them). The sandbox does not check a shared module's calls, so the tests replay every
+# journey and stored history under STRICT_SANDBOX, which re-imports workflows/ for each run as before and
+# so still refuses a clock, file or environment read anywhere in it.
+SHARED = ("workflows",)
 STRICT_SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, *SHARED_PARTS)
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, *SHARED)
 )
-WORKFLOWS_DIR = Path(__file__).resolve().parent / "workflows"
-
-
-def compile_workflows() -> None:
-    """Compile workflows/ to bytecode once, before any case runs. The sandbox imports those modules
-    anew for every workflow run it creates; without bytecode on disk (PYTHONDONTWRITEBYTECODE, or a
-    tree the worker cannot write, as in the image) each of those imports compiled the source again,
-    about a third of the cost of starting a run. Where the tree is not to be written, the bytecode
-    goes to the worker's private data folder (sys.pycache_prefix), never beside the source."""
-    if sys.pycache_prefix is None and (sys.dont_write_bytecode or not os.access(WORKFLOWS_DIR, os.W_OK)):
-        sys.pycache_prefix = str(settings.private_folder(settings.data_dir() / "pycache"))
-    compileall.compile_dir(WORKFLOWS_DIR, quiet=2)
-
 # Workflows kept in memory between their tasks (sticky cache). A case waits for days between steps; an
 # evicted one is replayed from its history (a few hundred events) at its next task. Measured: a cached
 # case costs about 0.5-0.8 MB of the worker's memory, so 300 keeps 10,000 open cases within 600 MB
@@ -110,7 +89,6 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     os.umask(0o077)  # everything the worker writes (register, outbox, reports, marks) is owner-only
     migrate()  # the case register's schema, upgraded in place
-    compile_workflows()
     signing.ensure_command_line_key()  # the embedded default: the command line's key, trusted here
     address = metrics.metrics_address()
     runtime = None
