@@ -135,6 +135,14 @@ REPLAYER = Replayer(
 )
 
 
+def test_the_replays_check_workflows_which_the_worker_shares_between_runs():
+    def shared(runner: Any) -> set[str]:
+        return {m for m in runner.restrictions.passthrough_modules if m == "workflows" or m.startswith("workflows.")}
+
+    assert shared(worker.SANDBOX), "the worker shares workflows/ between runs (worker.py, SHARED)"
+    assert not shared(worker.STRICT_SANDBOX), "the replays re-import it, so the sandbox checks its every call"
+
+
 # ---- journeys, each ending in a history worth replaying ----------------------------------------------
 
 
