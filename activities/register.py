@@ -50,12 +50,14 @@ def from_status(batch: RegisterBatch) -> RegisterBatch:
 
 
 def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert the rows, or bring those already there up to date: one statement, no SELECT first."""
+    """Insert the rows, or bring those already there up to date: one statement, no SELECT first, run for
+    all the rows at once (executemany), so SQLAlchemy compiles it once and reuses it for every batch
+    (a statement with the rows as its VALUES was compiled anew for each number of rows)."""
     if not rows:
         return
-    statement = insert(connection, table).values(rows)
+    statement = insert(connection, table)
     changed = {column: statement.excluded[column] for column in rows[0] if column not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
 
 
 def case_row(batch: RegisterBatch) -> dict[str, Any]:
@@ -95,9 +97,8 @@ def write(batch: RegisterBatch) -> int:
         batch = from_status(batch)
     case_id = batch.case_id or batch.events[0].case_id  # a batch is sent when a case has new events
     with engine().begin() as connection:
-        events = insert(connection, EVENTS).values([event_row(case_id, e) for e in batch.events])
-        new = connection.execute(events.on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key))
-        written = len(new.all())
+        events = insert(connection, EVENTS).on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key)
+        written = len(connection.execute(events, [event_row(case_id, e) for e in batch.events]).all())
         if batch.case is not None:
             upsert(connection, CASES, [case_row(batch)], ["case_id"])
         upsert(connection, DEADLINES, [deadline_row(case_id, d) for d in batch.deadlines], ["case_id", "key"])
