@@ -48,18 +48,30 @@ ACTIVITIES = [
 # The sandbox re-imports, for every workflow run it creates, each module a workflow imports that is not
 # passed through. pydantic (and its e-mail validator, loaded lazily), the models, the activities'
 # modules the workflows name and the calendar are deterministic and hold no per-run state: they are
-# imported once, outside the sandbox, and shared. Only workflows/ is re-imported per run.
+# imported once, outside the sandbox, and shared.
 PASSTHROUGH = (
     "email_validator", "idna", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
     "models", "activities", "register", "settings", "holidays", "dateutil", "sqlmodel", "sqlalchemy",
     "cryptography", "signing",
 )
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
-
+# workflows/ shared between runs too: its classes keep their state in their instances (each case has its
+# own workflow object, `Case`, `Clocks`, `RapidReview` ...), its module level holds only frozen tables and
+# constants, and nothing in it reads the clock, the disk or the environment. Re-imported for every run,
+# as the sandbox does by default, it made each cached case carry its own copy of all of its code and
+# decision tables, and each new run pay for importing it (the `workflow.defn` checks of the journey's
+# class among them). The sandbox does not check a shared module's calls, so the tests replay every
+# journey and stored history under STRICT_SANDBOX, which re-imports workflows/ for each run as before and
+# so still refuses a clock, file or environment read anywhere in it.
+SHARED = ("workflows",)
+STRICT_SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, *SHARED)
+)
 # Workflows kept in memory between their tasks (sticky cache). A case waits for days between steps; an
 # evicted one is replayed from its history (a few hundred events) at its next task. Measured: a cached
-# case costs about 0.5-0.8 MB of the worker's memory, so 300 keeps 10,000 open cases within 600 MB
-# (bench/run.py --open 10000) while the cases being worked on at once (a burst of decisions) stay cached.
+# case costs about 0.25 MB of the worker's memory (workflows/ shared between runs), so 300 keeps the
+# worker near 250 MB however many cases are open (bench/run.py --open 10000: 235-271 MB, budget 600 MB)
+# while the cases being worked on at once (a burst of decisions) stay cached.
 MAX_CACHED_WORKFLOWS = int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "300"))
 
 

@@ -47,7 +47,30 @@ def new_document(title: str, author: str):
     properties.comments = ""
     now = datetime.now(timezone.utc).replace(microsecond=0)
     properties.created = properties.modified = now
+    remember_style_ids(document)
     return document
+
+
+STYLE_IDS: dict[tuple[str, Any], str | None] = {}
+
+
+def remember_style_ids(document) -> None:
+    """Look each style name up once per process. python-docx resolves a style name at every heading,
+    bulleted paragraph and table, each time scanning all the template's styles twice (the name, then
+    whether it is the default): a third of a form's rendering. Every document here starts from the
+    same template (`new_document`), whose styles do not change, so the id found once is the id every
+    later look-up would find."""
+    part = document.part
+    look_up = part.get_style_id
+
+    def get_style_id(style_or_name, style_type):
+        if not isinstance(style_or_name, str):
+            return look_up(style_or_name, style_type)
+        if (style_or_name, style_type) not in STYLE_IDS:
+            STYLE_IDS[style_or_name, style_type] = look_up(style_or_name, style_type)
+        return STYLE_IDS[style_or_name, style_type]
+
+    part.get_style_id = get_style_id
 
 
 def table(document, rows: list[tuple[str, str]], header: tuple[str, str] | None = None) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from temporalio import activity
 
-from models.case import CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
+from models.case import CaseEvent, CaseSummary, DeadlineChange, DeadlineStatus, RegisterBatch, deadline_key
 from register.db import engine
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 
@@ -50,12 +50,14 @@ def from_status(batch: RegisterBatch) -> RegisterBatch:
 
 
 def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert the rows, or bring those already there up to date: one statement, no SELECT first."""
+    """Insert the rows, or bring those already there up to date: one statement, no SELECT first, run for
+    all the rows at once (executemany), so SQLAlchemy compiles it once and reuses it for every batch
+    (a statement with the rows as its VALUES was compiled anew for each number of rows)."""
     if not rows:
         return
-    statement = insert(connection, table).values(rows)
+    statement = insert(connection, table)
     changed = {column: statement.excluded[column] for column in rows[0] if column not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
 
 
 def case_row(batch: RegisterBatch) -> dict[str, Any]:
@@ -84,15 +86,19 @@ def deadline_row(case_id: str, d: DeadlineChange) -> dict[str, Any]:
     }
 
 
+def event_row(case_id: str, event: CaseEvent) -> dict[str, Any]:
+    """An event's row; a batch that names its case leaves the key and the case id out of its events."""
+    return dict(event) | {"case_id": event.case_id or case_id, "key": event.key or f"{case_id}/{event.seq}"}
+
+
 def write(batch: RegisterBatch) -> int:
     """One transaction: the new events inserted (those already there skipped), the rows upserted."""
     if batch.status is not None:
         batch = from_status(batch)
-    case_id = batch.events[0].case_id  # a batch is sent when a case has new events
+    case_id = batch.case_id or batch.events[0].case_id  # a batch is sent when a case has new events
     with engine().begin() as connection:
-        events = insert(connection, EVENTS).values([e.model_dump() for e in batch.events])
-        new = connection.execute(events.on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key))
-        written = len(new.all())
+        events = insert(connection, EVENTS).on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key)
+        written = len(connection.execute(events, [event_row(case_id, e) for e in batch.events]).all())
         if batch.case is not None:
             upsert(connection, CASES, [case_row(batch)], ["case_id"])
         upsert(connection, DEADLINES, [deadline_row(case_id, d) for d in batch.deadlines], ["case_id", "key"])

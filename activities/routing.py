@@ -7,7 +7,9 @@ without a restart and without touching a running case's history.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import time
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from temporalio import activity
@@ -94,7 +96,16 @@ class RoutingConfig(BaseModel):
 
 
 def load_routing() -> RoutingConfig:
-    return RoutingConfig.model_validate_json(settings.routing_file().read_text(encoding="utf-8"))
+    """The routing file as it is now: read and checked again whenever it has changed (another size,
+    modification time or file), else the copy read last (every message and look-up reads it)."""
+    path = settings.routing_file()
+    info = path.stat()
+    return read_routing(path, info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+@functools.lru_cache(maxsize=4)
+def read_routing(path: Path, mtime_ns: int, size: int, inode: int) -> RoutingConfig:
+    return RoutingConfig.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 def partnership_serving(local_authority: LocalAuthority) -> Routing:

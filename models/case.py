@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, EmailStr, Field
 
+from models.compact import Compact
 from models.forms import LocalAuthority
 
 
@@ -72,7 +73,7 @@ class DeadlineStatus(StrEnum):
     CANCELLED = auto()
 
 
-class DeadlineRequest(BaseModel):
+class DeadlineRequest(Compact):
     clock: Clock
     starts_on: date
     partnership: str
@@ -109,7 +110,7 @@ class DeadlineRecord(BaseModel):
     escalated: bool = False
 
 
-class DeadlineChange(BaseModel):
+class DeadlineChange(Compact):
     """A deadline as the register keeps it (register/models.py, `DeadlineRow`): what a register batch
     carries of a deadline that changed. A batch from before carried the whole `DeadlineRecord`; its
     other fields are ignored."""
@@ -158,8 +159,9 @@ class Role(StrEnum):
     LOCAL_AUTHORITY = "local_authority"  # the authority holding the ¶2.4 duty: its escalation, or its notifier
 
 
-class MessageRequest(BaseModel):
-    """One message a case sends; `key` makes its delivery happen once."""
+class MessageRequest(Compact):
+    """One message a case sends; `key` makes its delivery happen once. Its fields at their defaults
+    are left out of the history (`Compact`)."""
 
     key: str
     case_id: str
@@ -264,11 +266,13 @@ def deadline_key(clock: Clock, subject: str | None = None) -> str:
     return f"{clock.value}:{subject}" if subject else clock.value
 
 
-class CaseEvent(BaseModel):
-    """One thing that happened to a case, for the register's append-only audit trail."""
+class CaseEvent(Compact):
+    """One thing that happened to a case, for the register's append-only audit trail. In a batch that
+    names its case (`RegisterBatch.case_id`) the key and the case id are left out (empty): the register
+    derives them (activities/register.py); fields at their defaults are left out too (`Compact`)."""
 
-    key: str  # case id / seq
-    case_id: str
+    key: str = ""  # case id / seq
+    case_id: str = ""
     seq: int
     at: datetime
     kind: str
@@ -291,10 +295,11 @@ class CaseSummary(BaseModel):
     missed: int = 0
 
 
-class RegisterBatch(BaseModel):
+class RegisterBatch(Compact):
     """A case's new events and what changed since its last batch, written to the register together."""
 
     events: list[CaseEvent]
+    case_id: str | None = None  # from issue 17: the events' case, which they then leave out
     case: CaseSummary | None = None
     deadlines: list[DeadlineChange] = Field(default_factory=list, description="new or changed since the last batch")
     messages: list[MessageRecord] = Field(default_factory=list, description="new or changed since the last batch")

@@ -125,12 +125,22 @@ async def current_details(handle: WorkflowHandle) -> str:
     return metadata.current_details
 
 
+# Replayed under the strict sandbox, which re-imports every module of workflows/ and so refuses a clock,
+# file or environment read in any of them, the parts the worker shares between runs included (worker.py).
 REPLAYER = Replayer(
     workflows=worker.WORKFLOWS,
     data_converter=CONVERTER,
-    workflow_runner=worker.SANDBOX,
+    workflow_runner=worker.STRICT_SANDBOX,
     header_codec_behavior=HeaderCodecBehavior.CODEC,
 )
+
+
+def test_the_replays_check_workflows_which_the_worker_shares_between_runs():
+    def shared(runner: Any) -> set[str]:
+        return {m for m in runner.restrictions.passthrough_modules if m == "workflows" or m.startswith("workflows.")}
+
+    assert shared(worker.SANDBOX), "the worker shares workflows/ between runs (worker.py, SHARED)"
+    assert not shared(worker.STRICT_SANDBOX), "the replays re-import it, so the sandbox checks its every call"
 
 
 # ---- journeys, each ending in a history worth replaying ----------------------------------------------
@@ -319,7 +329,7 @@ async def test_replay_catches_steps_taken_in_another_order(journey):
     altered = Replayer(
         workflows=[TellsTheBusinessUnitFirst],
         data_converter=CONVERTER,
-        workflow_runner=worker.SANDBOX,
+        workflow_runner=worker.STRICT_SANDBOX,
     )
     with pytest.raises(workflow.NondeterminismError):
         await altered.replay_workflow(history, raise_on_replay_failure=True)

@@ -60,6 +60,19 @@ class Clocks:
         """Start a clock. `subject` names whose deadline it is when a clock runs once per agency or
         recommendation; `due_on` is given for a deadline people set rather than the statute."""
         deadline = await self.compute(clock, starts_on, due_on)
+        self.set(clock, deadline, watch, subject)
+        return deadline
+
+    async def start_together(self, *clocks: tuple[Clock, date, Watch]) -> list[Deadline]:
+        """Start several statutory clocks: computed at once (their activities in one workflow task), then
+        set in the order given, as `start` one after the other would set them."""
+        deadlines = await asyncio.gather(*(self.compute(clock, starts_on) for clock, starts_on, _ in clocks))
+        for (clock, _, watch), deadline in zip(clocks, deadlines):
+            self.set(clock, deadline, watch)
+        return list(deadlines)
+
+    def set(self, clock: Clock, deadline: Deadline, watch: Watch, subject: str | None = None) -> None:
+        """Keep a computed clock on the case and watch it (or judge it, if its step has happened)."""
         record = DeadlineRecord(
             key=clock,
             subject=subject,
@@ -81,7 +94,6 @@ class Clocks:
         else:
             self.watchers.append(asyncio.create_task(self.watch(record, deadline, watch)))
         self.case.publish()
-        return deadline
 
     def stop(self, clock: Clock, step_on: date, subject: str | None = None) -> None:
         """The step a clock waits for happened on `step_on`: met or missed by that date."""

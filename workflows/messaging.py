@@ -12,7 +12,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import send_message
-    from models.case import MessageRecord, MessageRequest
+    from models.case import MessageRecord, MessageRequest, Role
     from models.messages import DeliveryRefused, Message
 
 from workflows.clocks import AFTER_THE_FACT
@@ -47,6 +47,7 @@ class Messenger:
         if live_on is not None and live_on < case.today() and workflow.patched(AFTER_THE_FACT):
             case.catch_up.skip(message, record)  # a request whose date has gone (catch_up.py)
             return record
+        to = message.recipients()
         try:
             sent = await workflow.execute_activity(
                 send_message,
@@ -55,9 +56,10 @@ class Messenger:
                     case_id=case.case_id,
                     local_authority=case.local_authority,
                     template=message.template,
-                    to=message.recipients(),
+                    to=to,
                     context=message.context(),
-                    referrer_email=case.referrer_email,
+                    # the referrer's address only in what is sent to them: not copied into every message
+                    referrer_email=case.referrer_email if Role.REFERRER in to else None,
                     addresses=message.addresses,
                     owner=message.owner,
                     attachment=message.attachment,

@@ -43,10 +43,9 @@ class RegisterFeed:
     ) -> None:
         """Note an event; `write_now=False` while the case is being set up, before it can run an activity."""
         self.logged += 1
-        case_id = self.case.case_id
-        at, seq = workflow.now(), self.logged
+        # key and case id left to the batch's case id (the register derives them: `RegisterBatch.case_id`)
         self.unwritten.append(
-            CaseEvent(key=f"{case_id}/{seq}", case_id=case_id, seq=seq, at=at, kind=kind, name=name, detail=detail, actor=actor)
+            CaseEvent(seq=self.logged, at=workflow.now(), kind=kind, name=name, detail=detail, actor=actor)
         )
         if self.writer is None and write_now:
             self.writer = asyncio.create_task(self.keep_writing())
@@ -64,6 +63,7 @@ class RegisterFeed:
         parent = workflow.info().parent if case.kind is CaseKind.LOCAL_REVIEW else None
         batch = RegisterBatch(
             events=self.unwritten,
+            case_id=case.case_id,
             case=summary if summary != self.written_case else None,
             deadlines=deadlines,
             messages=messages,
