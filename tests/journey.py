@@ -195,3 +195,18 @@ def templates(status: CaseStatus) -> list[str]:
 def messages_to(status: CaseStatus, template: str) -> list[list[str]]:
     """The recipients of each message of one template, in the order sent."""
     return [m.to for m in status.messages if m.template == template]
+
+
+def local_activities(events: list[Any], activity_type: str) -> list[Any]:
+    """The markers of a history's local activities of one type (the register's writes, from the patch
+    `register-local-activity`): each keeps the activity's result (`details["result"]`), never its input."""
+    markers = []
+    for event in events:
+        if not event.HasField("marker_recorded_event_attributes"):
+            continue
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name == "core_local_activity":
+            (data,) = marker.details["data"].payloads
+            if json.loads(data.data)["activity_type"] == activity_type:
+                markers.append(marker)
+    return markers

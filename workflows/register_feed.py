@@ -1,7 +1,15 @@
 """The case register's feed: every event of a case, noted in order and written by an activity in
 batches (activities/register.py), each keyed by the case id and its number so nothing is written twice.
 A batch carries the new events and what changed since the last one, never the whole case again, so a
-case's history grows with what happened to it."""
+case's history grows with what happened to it.
+
+From this release (patch `register-local-activity`) a batch is written by a local activity: run by the
+worker within the workflow task, with no round trip to the server, and only its result (a count) is kept
+in the history, not the batch. A local activity holds the workflow task while it runs and retries, so it
+is given a few seconds (`REGISTER_HERE`, `LOCAL_TIMEOUT`); if the register is away longer, the same batch
+goes to the register as an ordinary activity, retried by the server for as long as it takes (`REGISTER`).
+Either way the writes are idempotent, so an attempt repeated (a worker killed mid-write, the local attempt
+that timed out but wrote) writes nothing twice."""
 
 from __future__ import annotations
 
@@ -10,18 +18,22 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.register import record_events
     from models.case import CaseEvent, CaseKind, DeadlineChange, DeadlineStatus, MessageRecord, RegisterBatch
 
-from workflows.retries import REGISTER
+from workflows.retries import REGISTER, REGISTER_HERE
 
 if TYPE_CHECKING:
     from workflows.case import Case
 
 REGISTER_TIMEOUT = timedelta(minutes=1)
+LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=5)  # a batch takes milliseconds; a hung connection is cut
+LOCAL_TIMEOUT = timedelta(seconds=20)  # all local attempts: then the ordinary activity takes the batch
 ONE_BATCH_PER_STEP = "register-one-batch-per-step"  # workflow.patched: cases from this release write between steps
+LOCAL_ACTIVITY = "register-local-activity"  # workflow.patched: cases from this release write by a local activity
 
 
 class RegisterFeed:
@@ -37,6 +49,8 @@ class RegisterFeed:
         # A case started before this release writes as soon as an event is new (two to four batches a
         # step); from it, once the step is done and the journey waits (`Case.between_steps`): one batch.
         self.per_step = workflow.patched(ONE_BATCH_PER_STEP)
+        # A case started before this release schedules every batch as an ordinary activity, as it did.
+        self.local = workflow.patched(LOCAL_ACTIVITY)
 
     def log(
         self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None
@@ -80,14 +94,30 @@ class RegisterFeed:
             await workflow.wait_condition(lambda: (bool(self.unwritten) and self.step_done()) or self.ending)
             if not self.unwritten:
                 return
-            batch = self.changes()
-            await workflow.execute_activity(
-                record_events,
-                batch,
-                start_to_close_timeout=REGISTER_TIMEOUT,
-                retry_policy=REGISTER,
-                summary=f"Case register: {len(batch.events)} event(s)",
-            )
+            await self.write(self.changes())
+
+    async def write(self, batch: RegisterBatch) -> None:
+        summary = f"Case register: {len(batch.events)} event(s)"
+        if self.local:
+            try:
+                await workflow.execute_local_activity(
+                    record_events,
+                    batch,
+                    start_to_close_timeout=LOCAL_ATTEMPT_TIMEOUT,
+                    schedule_to_close_timeout=LOCAL_TIMEOUT,
+                    retry_policy=REGISTER_HERE,
+                    summary=summary,
+                )
+                return
+            # A local activity's last failure may come unwrapped (the error itself, not an ActivityError:
+            # Core keeps it in the marker as the activity gave it, temporalio/sdk-core#449).
+            except (ActivityError, ApplicationError, TimeoutError) as error:
+                if isinstance(error.cause, CancelledError):
+                    raise
+                # the register away for longer than a workflow task should be held: the server retries
+        await workflow.execute_activity(
+            record_events, batch, start_to_close_timeout=REGISTER_TIMEOUT, retry_policy=REGISTER, summary=summary
+        )
 
     async def drain(self) -> None:
         """Write what is left, then stop: the case is ending."""
