@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,7 +23,9 @@ from docx import Document
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.documents import Template as DocumentTemplate, serious_incident_form_document
 from activities.notifications import send_message
+from activities.routing import load_routing
 from models.case import MessageRequest, Role, SentMessage
 from models.messages import COMMON_FIELDS, DELIVERY_FIELDS, MESSAGES, AgencyRequest, DeadlineMessage, Message, Numbered
 from models.forms import LocalAuthority, SeriousIncidentForm
@@ -622,6 +626,23 @@ async def test_the_form_goes_to_the_notifier_as_a_word_document_a_reader_can_rea
     # the form's personal details travel in the attachment, not in the message text
     assert FORM.incident.summary not in body_of(message)
     assert FORM.child.reference not in message["Subject"]
+
+
+def test_the_form_is_python_docx_s_own_package_with_its_body_and_properties_written_in():
+    """The form is written into the template's package saved once (activities/documents.py, `Template`):
+    every other part is the one python-docx's own `save` writes, byte for byte; rendered again, from
+    threads at once, the body is the same."""
+    saved = io.BytesIO()
+    Document().save(saved)
+    default = zipfile.ZipFile(saved)
+    routing = load_routing()
+    render = lambda: serious_incident_form_document(FORM.model_dump(mode="json"), CASE_ID, routing)  # noqa: E731
+    form = zipfile.ZipFile(io.BytesIO(render()))
+    assert form.testzip() is None and sorted(form.namelist()) == sorted(default.namelist())
+    assert sorted(n for n in default.namelist() if form.read(n) != default.read(n)) == sorted(DocumentTemplate.CHANGED)
+    with ThreadPoolExecutor(4) as pool:
+        bodies = {zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml") for data in pool.map(lambda _: render(), range(8))}
+    assert bodies == {form.read("word/document.xml")}
 
 
 async def test_messages_without_a_form_have_no_attachment():
