@@ -44,6 +44,7 @@ from tests.journey import example_decision, serious_incident_form, signed  # noq
 from workflows import search_attributes  # noqa: E402
 from workflows.case_workflow import CaseWorkflow  # noqa: E402
 from workflows.serious_incident import SeriousIncidentWorkflow  # noqa: E402
+from worker import MAX_CACHED_WORKFLOWS  # noqa: E402
 
 DECISIONS = ("dsp_decision", "notification_submitted", "panel_acknowledged")
 TARGETS = {  # figure: (the most project/bare may be, lower is better)
@@ -262,7 +263,7 @@ async def open_cases(variant: Variant, worker: WorkerProcess, count: int, today,
     return {f"worker RSS MB, {label}": worker.rss_mb()}
 
 
-def environment(address: str, folder: Path, cache: int | None) -> dict[str, str]:
+def environment(address: str, folder: Path, cache: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SAFEGUARDING_"))}
     env.update(
         TEMPORAL_ADDRESS=address,
@@ -274,8 +275,7 @@ def environment(address: str, folder: Path, cache: int | None) -> dict[str, str]
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT),
     )
-    if cache is not None:
-        env["SAFEGUARDING_MAX_CACHED_WORKFLOWS"] = str(cache)
+    env["SAFEGUARDING_MAX_CACHED_WORKFLOWS"] = str(cache)
     return env
 
 
@@ -299,8 +299,11 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, help="rounds of project and bare, alternately (2; --quick 1)")
     parser.add_argument("--open", type=int, dest="open_cases", help="open cases for the memory figure (1000; --quick 300); "
                         "alone with a large number (--open 10000): only the project, its memory against 600 MB")
-    parser.add_argument("--cache", type=int, help="the workers' max_cached_workflows (default: worker.py's)")
+    parser.add_argument("--cache", type=int, help="both workers' max_cached_workflows (default: worker.py's, 300)")
     args = parser.parse_args()
+    # The same cache for both sides, so the memory with open cases compares like with like: bare.py's own
+    # default (1,000) against the project's (300) compared a worker holding every case with one holding 300.
+    cache = args.cache or MAX_CACHED_WORKFLOWS
     cases = args.cases or (50 if args.quick else 200)
     rounds = args.rounds or (1 if args.quick else 2)
     open_count = args.open_cases or (300 if args.quick else 1000)
@@ -322,7 +325,7 @@ async def main() -> None:
         bare_client = await Client.connect(address)
         variants = {"project": Project(env.client), "bare": Bare(bare_client)}
         if only_open:
-            worker = WorkerProcess(Project.command, environment(address, folder, args.cache), folder / "worker-open.log")
+            worker = WorkerProcess(Project.command, environment(address, folder, cache), folder / "worker-open.log")
             try:
                 figure = await open_cases(variants["project"], worker, open_count, today, label=f"{open_count} open cases")
             finally:
@@ -335,12 +338,12 @@ async def main() -> None:
             order = ["bare", "project"] if round_number % 2 == 0 else ["project", "bare"]
             for name in order:
                 variant = variants[name]
-                worker = WorkerProcess(variant.command, environment(address, folder, args.cache), folder / f"worker-{name}-{round_number}.log")
+                worker = WorkerProcess(variant.command, environment(address, folder, cache), folder / f"worker-{name}-{round_number}.log")
                 try:
                     figures = await journeys(variant, worker, cases, today)
                 finally:
                     worker.stop()
-                worker = WorkerProcess(variant.command, environment(address, folder, args.cache), folder / f"worker-{name}-{round_number}-open.log")
+                worker = WorkerProcess(variant.command, environment(address, folder, cache), folder / f"worker-{name}-{round_number}-open.log")
                 try:
                     figures |= await open_cases(variant, worker, open_count, today)
                 finally:
@@ -348,7 +351,8 @@ async def main() -> None:
                 results[name].append(figures)
                 print(f"round {round_number + 1} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()), flush=True)
         rename = {"worker RSS MB, open cases": f"worker RSS MB, {open_count} open cases"}
-        print(f"\n{cases} journeys at once, {open_count} open cases, {rounds} round(s), one dev server; {time.perf_counter() - started:.0f} s")
+        print(f"\n{cases} journeys at once, {open_count} open cases, {rounds} round(s), one dev server, "
+              f"max_cached_workflows {cache} for both workers; {time.perf_counter() - started:.0f} s")
         for r in results.values():
             for figures in r:
                 figures["worker RSS MB, open cases"] = figures.pop("worker RSS MB, open cases")
