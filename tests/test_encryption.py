@@ -161,13 +161,33 @@ def patch_marker(event) -> bool:
     return True
 
 
+# The SDK core's own record of a local activity (the register's writes, patch `register-local-activity`):
+# its `data` is the core's bookkeeping, written without the codec; the activity's result, its failure and
+# its summary are the worker's payloads, sealed like any other.
+LOCAL_ACTIVITY_DATA = {"seq", "attempt", "activity_id", "activity_type", "complete_time", "backoff",
+                       "original_schedule_time", "activation_index"}
+
+
+def local_activity_data(event) -> set[bytes]:
+    """The plain bookkeeping payloads of a local activity's marker, checked to hold nothing else."""
+    if not event.HasField("marker_recorded_event_attributes"):
+        return set()
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity":
+        return set()
+    for payload in marker.details["data"].payloads:
+        assert set(json.loads(payload.data)) <= LOCAL_ACTIVITY_DATA, payload.data
+    return {payload.SerializeToString() for payload in marker.details["data"].payloads}
+
+
 def encrypted_payloads(event) -> Iterator[Payload]:
-    """Every payload of an event that the codec must have sealed: all but search attributes and the
-    core's patch markers."""
+    """Every payload of an event that the codec must have sealed: all but search attributes, the
+    core's patch markers and its local activities' bookkeeping."""
     if patch_marker(event):
         return
+    bookkeeping = local_activity_data(event)
     for payload, searchable in payloads(event):
-        if not searchable:
+        if not searchable and payload.SerializeToString() not in bookkeeping:
             yield payload
 
 
