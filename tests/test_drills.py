@@ -316,14 +316,19 @@ class Stack:
         return Counter(str(message["X-Idempotency-Key"]).strip() for _, message in self.mail.mailbox.received)
 
     async def history_counts(self, workflow_ids: list[str]) -> int:
-        """Activities completed so far in these workflows' histories."""
+        """Activities completed so far in these workflows' histories: the ordinary ones, and the local
+        ones (the register's writes since the patch `register-local-activity`), each a marker."""
         total = 0
         for workflow_id in workflow_ids:
             try:
                 history = await self.server.client.get_workflow_handle(workflow_id).fetch_history()
             except RPCError:
                 continue  # the local review not started yet
-            total += sum(event.HasField("activity_task_completed_event_attributes") for event in history.events)
+            total += sum(
+                event.HasField("activity_task_completed_event_attributes")
+                or event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+                for event in history.events
+            )
         return total
 
     async def pending(self, workflow_id: str) -> int:
