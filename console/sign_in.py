@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -32,7 +33,9 @@ async def sign_in(request: Request) -> Response:
         raise HTTPException(404, "Page not found")
     form = await auth.checked_form(request)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
-    account = accounts.authenticate(email, password) if email and password else None
+    # argon2 and the lockout file take tens of milliseconds: off the event loop, so one sign-in (or a flood
+    # of guesses) does not hold every other page
+    account = await run_in_threadpool(accounts.authenticate, email, password) if email and password else None
     if account is None:
         LOG.info("sign-in refused")
         error = forms.FieldError("email", "Enter the email address and password of your account")
