@@ -83,6 +83,10 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
         activities=ACTIVITIES,
         workflow_runner=SANDBOX,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
+        # Payloads are never stored outside the history here (no external storage), yet the SDK's pass
+        # looking for them starts an asyncio task per payload of every workflow task unless this is 1:
+        # measured, 12% of the worker's CPU per case (bench/run.py).
+        max_workflow_task_external_storage_concurrency=1,
     )
 
 
