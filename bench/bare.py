@@ -3,9 +3,10 @@ protocol shape and nothing else.
 
 Per case, as the project's journey from the form to the Rapid Review stage does: a routing look-up
 activity; a deadline computed by an activity (the same working-day calendar,
-models.working_days.add_working_days) for the DSP meeting, the notification and the Rapid Review
-submission, each watched by timers (two reminders and the deadline itself) until its step is
-recorded; two messages sent at the form, one after the decision to notify; the decisions as updates
+models.working_days.add_working_days) for the DSP meeting and the notification (both at the form, as
+the project has since issue 14) and the Rapid Review submission, each watched by timers (two reminders
+and the deadline itself) until its step is recorded; three messages sent at the form (the Business
+Unit's, the scrutineer's invitation, the DSPs' call), one after the decision to notify; the decisions as updates
 (a validator that checks the stage, a handler that moves it); a `status` query. No register feed,
 no pydantic models (plain dicts on the default converter), no decision tables, no search attributes.
 
@@ -78,11 +79,13 @@ class BareSeriousIncident:
     async def run(self, form: dict[str, Any]) -> dict[str, Any]:
         received = date.fromisoformat(form["received_on"])
         await self.act(bare_look_up, form["local_authority"])
-        await self.clock("dsp_meeting", received)
-        await self.send("new_serious_incident_form")
-        await self.send("dsp_meeting_invitation")
+        await asyncio.gather(
+            self.clock("dsp_meeting", received), self.clock("panel_notification", date.fromisoformat(form["became_aware_on"]))
+        )
+        await asyncio.gather(
+            self.send("new_serious_incident_form"), self.send("dsp_meeting_invitation"), self.send("dsp_meeting_call")
+        )
         await workflow.wait_condition(lambda: self.stage != "dsp_meeting")
-        await self.clock("panel_notification", date.fromisoformat(form["became_aware_on"]))
         await self.send("form_to_notifier")
         await workflow.wait_condition(lambda: self.stage != "panel_notification")
         await self.clock("rapid_review_submission", received)

@@ -113,7 +113,7 @@ class Bare(Variant):
 
     async def settled(self, handle: Any, stage: str) -> bool:
         status = await handle.query("status")
-        clocks = {"dsp_meeting": 1, "rapid_review": 3}[stage]
+        clocks = {"dsp_meeting": 2, "rapid_review": 3}[stage]
         return status["stage"] == stage and len(status["deadlines"]) == clocks and status["pending"] == 0
 
 
