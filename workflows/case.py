@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import LearningRequestForm, LocalAuthority, SeriousIncidentForm
     from models.messages import CaseWithdrawnNotice, Message
 
+from workflows import versions
 from workflows.catch_up import CatchUp
 from workflows.clocks import Clocks
 from workflows.messaging import Messenger
@@ -62,6 +63,7 @@ class Case:
         stage: Stage,
         details: Callable[[], dict[str, Any]],
     ) -> None:
+        versions.open_release()  # the case's first command (workflows/versions.py)
         self.case_id = workflow.info().workflow_id
         self.kind = kind
         self.local_authority = local_authority

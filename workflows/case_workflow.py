@@ -26,12 +26,10 @@ from workflows.refusals import CASE_ID, REFUSED_SIGNALS_KEPT, bounded, known_nam
 from workflows.corrections import check_correction, record_correction
 from workflows.form_facts import check_form_facts, correct_form, is_form
 from workflows.intake import OPEN_STAGES, DecisionIntake, Step, Table, Takes
+from workflows.versions import SIGNED_DECISIONS, WITHDRAWAL_ENDS_ANY_STEP, changed
 
 M = TypeVar("M", bound=BaseModel)
 Form = TypeVar("Form", SeriousIncidentForm, LearningRequestForm)
-WITHDRAWAL_ENDS_ANY_STEP = "withdrawal-ends-any-step"
-SIGNED_DECISIONS = "signed-decisions"  # workflow.patched: cases from release 0.2 take only signed decisions
-PROTOCOL_ROUTES = "protocol-routes"  # workflow.patched: cases from release 0.3 follow issue 14's routes (Case.routes)
 class CaseWorkflow:
     """The messages every case takes and answers. A journey sets `case`, lists its `parts()` and
     declares its own decisions in `DECISIONS`; `case_withdrawn` is taken at every open stage."""
@@ -94,7 +92,7 @@ class CaseWorkflow:
     async def follow(self, journey: Coroutine[Any, Any, None]) -> None:
         """Follow the journey to its end; a withdrawal ends it (CaseEnded) even in the middle of a step,
         such as an activity retrying while a server or the routing file is mended."""
-        if not workflow.patched(WITHDRAWAL_ENDS_ANY_STEP):
+        if not changed(WITHDRAWAL_ENDS_ANY_STEP):
             await journey  # a case started before this release follows its journey as it always did
             return
         self.case.withdrawal_ends_any_step = True
@@ -124,7 +122,7 @@ class CaseWorkflow:
         tables += [(part, part.DECISIONS) for part in parts]
         self.intake = DecisionIntake(self.case, tables, opened_by=self.opened_by)
         # Cases from release 0.2 take only signed decisions; a local review follows its case.
-        self.case.signed_decisions = workflow.patched(SIGNED_DECISIONS) if signed_decisions is None else signed_decisions
+        self.case.signed_decisions = changed(SIGNED_DECISIONS) if signed_decisions is None else signed_decisions
 
     @classmethod
     def tables(cls) -> list[Table]:

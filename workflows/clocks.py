@@ -16,12 +16,12 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
 
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
+from workflows.versions import AFTER_THE_FACT, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
-AFTER_THE_FACT = "after-the-fact-entry"  # workflow.patched: past deadlines summarised, not escalated
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Clocks:
         self.case.deadlines[key] = record
         self.watched[key] = (deadline, watch)
         self.case.log("deadline_set", key, f"due {record.due_on} ({record.rule})")
-        if deadline.due_at <= workflow.now() and workflow.patched(AFTER_THE_FACT):
+        if deadline.due_at <= workflow.now() and changed(AFTER_THE_FACT):
             self.case.catch_up.overdue(record)  # ended before it was set: summarised, never escalated
         step_on = self.done_before_set.pop(key, None)
         if step_on is not None:

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AgencyRequest, ContributionDueExtendedNotice, Message
 
 from workflows.clocks import Watch
-from workflows.corrections import MOVES_STARTED_CLOCKS
+from workflows.versions import MOVES_STARTED_CLOCKS, changed
 from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ ASKED = at(Stage.RAPID_REVIEW_MEETING, Stage.GOVERNANCE, Stage.LCSPR_REVIEW, Sta
 async def agencies_redated(owner: Any, decision: Any) -> None:
     """`Takes.corrected` of the convening and of the terms of reference (from 0.3): each agency's clock
     runs to its corrected due date (the convening's one date, or each agency's own)."""
-    if workflow.patched(MOVES_STARTED_CLOCKS):
+    if changed(MOVES_STARTED_CLOCKS):
         shared = getattr(decision, "contributions_due_on", None)
         dues = [(a.name, getattr(a, "contribution_due_on", None) or shared) for a in decision.agencies]
         await owner.contributions.redate(dues)

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.intake import answered
 from workflows.refusals import bounded
+from workflows.versions import MOVES_STARTED_CLOCKS, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -109,7 +110,6 @@ def summary_of(decision: DecisionModel, fields: str) -> str:
     return "; ".join(dated) or "see the case"
 
 
-MOVES_STARTED_CLOCKS = "corrections-move-started-clocks"  # workflow.patched: corrections from 0.3
 
 
 async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> DecisionModel:
@@ -132,7 +132,7 @@ async def apply_correction(intake: DecisionIntake, corrected: DecisionModel) -> 
     if row.stops and happened_on is not None:
         intake.case.clocks.rejudge(row.stops, happened_on, subject=subject)
     if row.starts and happened_on is not None and happened_on != original.happened_on:
-        if workflow.patched(MOVES_STARTED_CLOCKS):
+        if changed(MOVES_STARTED_CLOCKS):
             await intake.case.clocks.move(row.starts, happened_on)
     return original
 

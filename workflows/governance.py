@@ -29,6 +29,7 @@ from workflows.clocks import Watch
 from workflows.intake import RECORDED_BY_THE_EXECUTIVE, SIGNED_OFF_BY_THE_CHAIR, Step, Table, Takes, at
 from workflows.local_review import LocalReviewWorkflow, local_review_id
 from workflows.panel import PanelOutcome
+from workflows.versions import EXECUTIVE_CORRECTION_MOVES_REVIEW, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 GOVERNANCE = at(Stage.GOVERNANCE)  # the Executive decides (¶4.6), then the chair signs off (¶4.9)
 
 
-EXECUTIVE_CORRECTION_MOVES_REVIEW = "executive-correction-moves-review-clock"  # workflow.patched, from 0.3
 
 class Governance(PanelOutcome):
     def __init__(
@@ -100,7 +100,7 @@ class Governance(PanelOutcome):
         review = self.local_review
         if review is None or review.done() or self.reconsidered is not None:
             return
-        if workflow.patched(EXECUTIVE_CORRECTION_MOVES_REVIEW):
+        if changed(EXECUTIVE_CORRECTION_MOVES_REVIEW):
             await review.signal(LocalReviewWorkflow.commission_dated, decision.decided_on)
 
     async def withdraw_local_review(self) -> None:

@@ -28,7 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from models import messages
 
 from workflows.case import Case
-from workflows.case_workflow import PROTOCOL_ROUTES, CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
+from workflows.versions import PROTOCOL_ROUTES, PUBLICATION_DATE_MOVES_COPIES, changed
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions, agencies_redated
 from workflows.intake import Step, Table, Takes, answered, at
@@ -36,7 +37,6 @@ from workflows.recommendations import Recommendations, recommendations_redated
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
-PUBLICATION_DATE_MOVES_COPIES = "publication-date-moves-copies"  # workflow.patched, from 0.3
 
 
 def local_review_id(case_id: str) -> str:
@@ -80,7 +80,7 @@ class LocalReviewWorkflow(CaseWorkflow):
         self.publication_withdrawal: PublicationWithdrawn | None = None
         self.working_days: list[date] = []
         self.open_intake(signed_decisions=commission.signed_decisions)
-        self.case.routes = workflow.patched(PROTOCOL_ROUTES)
+        self.case.routes = changed(PROTOCOL_ROUTES)
 
     def parts(self) -> list[Any]:
         return [self.contributions, self.recommendations]
@@ -138,7 +138,7 @@ class LocalReviewWorkflow(CaseWorkflow):
         await self.send_copies()
         while self.publication is None:  # a publication date changed meanwhile: the copies' deadline follows
             await case.until(lambda: self.publication is not None or bool(self.new_dates))
-            if self.new_dates and workflow.patched(PUBLICATION_DATE_MOVES_COPIES):
+            if self.new_dates and changed(PUBLICATION_DATE_MOVES_COPIES):
                 await case.clocks.move(Clock.PUBLICATION_COPIES, self.new_dates[-1])
             self.new_dates.clear()
         if case.routes:

@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import MessageRecord, MessageRequest, Role
     from models.messages import DeliveryRefused, Message
 
-from workflows.clocks import AFTER_THE_FACT
+from workflows.versions import AFTER_THE_FACT, changed
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, MESSAGE_ERRORS, SENDING
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class Messenger:
         record = MessageRecord(key=key, template=message.template)
         case.messages.append(record)
         live_on = message.live_on()
-        if live_on is not None and live_on < case.today() and workflow.patched(AFTER_THE_FACT):
+        if live_on is not None and live_on < case.today() and changed(AFTER_THE_FACT):
             case.catch_up.skip(message, record)  # a request whose date has gone (catch_up.py)
             return record
         to = message.recipients()

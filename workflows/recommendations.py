@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from models.decisions import DecisionRefused, Recommendation, RecommendationUpdated
 
 from workflows.clocks import Watch
-from workflows.corrections import MOVES_STARTED_CLOCKS
+from workflows.versions import MOVES_STARTED_CLOCKS, changed
 from workflows.intake import Step, Table, Takes, at
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ FINISHED = frozenset({"completed", "closed"})
 async def recommendations_redated(owner: Any, decision: Any) -> None:
     """`Takes.corrected` of the final report (from 0.3): each recommendation's clock from the corrected
     day of the report to its corrected due date."""
-    if workflow.patched(MOVES_STARTED_CLOCKS):
+    if changed(MOVES_STARTED_CLOCKS):
         await owner.recommendations.redate(decision.recommendations, decision.received_on)
 
 class Recommendations:

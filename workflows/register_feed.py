@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from models.case import CaseEvent, CaseKind, DeadlineChange, DeadlineStatus, MessageRecord, RegisterBatch
 
 from workflows.retries import REGISTER, REGISTER_HERE
+from workflows.versions import LOCAL_ACTIVITY, ONE_BATCH_PER_STEP, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
 REGISTER_TIMEOUT = timedelta(minutes=1)
 LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=5)  # a batch takes milliseconds; a hung connection is cut
 LOCAL_TIMEOUT = timedelta(seconds=20)  # all local attempts: then the ordinary activity takes the batch
-ONE_BATCH_PER_STEP = "register-one-batch-per-step"  # workflow.patched: cases from this release write between steps
-LOCAL_ACTIVITY = "register-local-activity"  # workflow.patched: cases from this release write by a local activity
 
 
 class RegisterFeed:
@@ -48,9 +47,9 @@ class RegisterFeed:
         self.written_case: object = None
         # A case started before this release writes as soon as an event is new (two to four batches a
         # step); from it, once the step is done and the journey waits (`Case.between_steps`): one batch.
-        self.per_step = workflow.patched(ONE_BATCH_PER_STEP)
+        self.per_step = changed(ONE_BATCH_PER_STEP)
         # A case started before this release schedules every batch as an ordinary activity, as it did.
-        self.local = workflow.patched(LOCAL_ACTIVITY)
+        self.local = changed(LOCAL_ACTIVITY)
 
     def log(
         self, kind: str, name: str, detail: str | None = None, write_now: bool = True, actor: str | None = None

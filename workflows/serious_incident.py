@@ -26,7 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from models.forms import SeriousIncidentForm
     from models import messages
 
-from workflows.case_workflow import PROTOCOL_ROUTES, CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
+from workflows.versions import FORM_STEPS_TOGETHER, PROTOCOL_ROUTES, changed
 from workflows.clocks import Watch
 from workflows.contributions import AgencyContributions
 from workflows.governance import Governance
@@ -34,7 +35,6 @@ from workflows.intake import RECORDED_BY_DSPS, RECORDED_BY_NOTIFIERS, Step, Tabl
 from workflows.notification import NotificationRoutes
 from workflows.rapid_review import RapidReview
 
-FORM_STEPS_TOGETHER = "form-steps-together"  # workflow.patched: cases from this release (issue 17)
 STATUTORY_PARTNERS = {"local_authority", "police", "integrated_care_board"}
 
 
@@ -64,7 +64,7 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
         self.notified_before_the_call = False
         self.rapid_review = RapidReview(self.case, notified=lambda: self.notification)
         self.open_intake()
-        self.case.routes = workflow.patched(PROTOCOL_ROUTES)
+        self.case.routes = changed(PROTOCOL_ROUTES)
 
     def parts(self) -> list[Any]:
         return [self.rapid_review, self.rapid_review.contributions, self.rapid_review.governance]
@@ -107,7 +107,7 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
         """¶2.5-2.6: the Business Unit is told; the DSP clock starts; the Independent Scrutineer is invited."""
         case = self.case
         await case.look_up_partnership()
-        if case.routes and workflow.patched(FORM_STEPS_TOGETHER):
+        if case.routes and changed(FORM_STEPS_TOGETHER):
             await self.receive_form_together()
             return
         dsp = await case.clocks.start(Clock.DSP_MEETING, self.form.received_on, Watch(remind=[Role.BUSINESS_UNIT]))

@@ -13,12 +13,12 @@ with workflow.unsafe.imports_passed_through():
     from models.case import DeadlineStatus
 
 from workflows import search_attributes
+from workflows.versions import ONLY_CHANGES, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
 
 
-ONLY_CHANGES = "search-attributes-only-changes"  # workflow.patched: cases from this release upsert what changed
 
 
 class WebUI:
@@ -26,7 +26,7 @@ class WebUI:
         self.published: tuple[Any, ...] | None = None
         self.values: dict[str, Any] = {}  # the search attributes as last upserted
         # Cases started before this release upsert every attribute each time; from it, those that changed.
-        self.only_changes = workflow.patched(ONLY_CHANGES)
+        self.only_changes = changed(ONLY_CHANGES)
 
     def publish(self, case: Case) -> None:
         deadlines = case.deadlines.values()

@@ -1,11 +1,13 @@
 """Records the event history of every journey from the code as it stands, for the replay tests.
 
-    python -m tests.histories.record            # from the project folder, with the test extras
+    python -m tests.histories.record [FOLDER]   # from the project folder, with the test extras
 
 Each journey of `tests/test_history.py` (and a case closed through its local review) runs on a
 time-skipping test server of its own; its history, and its local review's where it has one, is
-written to `tests/histories/<journey>.json`. Record after a release: the files are what running
-cases look like, and `tests/test_stored_histories.py` replays every one against today's code.
+written to `FOLDER/<journey>.json` (default `tests/histories/`). Record from each release whose cases
+may still be running, in a folder of its own: the files are what running cases look like, and
+`tests/test_stored_histories.py` replays every one against today's code. The decisions are signed by a
+key made for the recording; its public key is written to `FOLDER/trusted.json`, which the replay trusts.
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ async def record(title: str, walk, binary: str) -> list[tuple[str, WorkflowHandl
 
 async def main() -> None:
     import shutil
+    import sys
+
+    folder = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE
+    folder.mkdir(parents=True, exist_ok=True)
+    signing_dir = tempfile.mkdtemp(prefix="record-signing-")
+    os.environ["SAFEGUARDING_SIGNING_DIR"] = signing_dir  # a key of the recording's own, not this machine's
 
     from tests.test_history import JOURNEYS, case_closed_through_its_local_review
 
@@ -75,10 +83,12 @@ async def main() -> None:
     for title, walk in walks.items():
         for workflow_id, history in await record(title, walk, binary):
             kind = "-local-review" if workflow_id.endswith("-lcspr") else ""
-            path = HERE / file_name(title + kind)
+            path = folder / file_name(title + kind)
             stored = {"workflow_id": workflow_id, "recorded_from": commit, "history": json.loads(history.to_json())}
             path.write_text(json.dumps(stored), encoding="utf-8")
-            print(f"{path.relative_to(HERE.parents[1])}: {len(history.events)} events (code {commit})")
+            print(f"{path}: {len(history.events)} events (code {commit})")
+    shutil.copyfile(Path(signing_dir) / "trusted.json", folder / "trusted.json")
+    shutil.rmtree(signing_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
