@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 from docx import Document
+from lxml import etree
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.documents import Template as DocumentTemplate, serious_incident_form_document
+from activities.documents import PreparedDocument, Template as DocumentTemplate, new_document, serious_incident_form_document, table
 from activities.notifications import send_message
 from activities.routing import load_routing
 from models.case import MessageRequest, Role, SentMessage
@@ -644,6 +645,47 @@ def test_the_form_is_python_docx_s_own_package_with_its_body_and_properties_writ
         bodies = {zipfile.ZipFile(io.BytesIO(data)).read("word/document.xml") for data in pool.map(lambda _: render(), range(8))}
     assert bodies == {form.read("word/document.xml")}
 
+
+
+def reference_table(document, rows, header=None):
+    """`table()` as it was, with python-docx's public API: a row added, its cells' text set, the bold set."""
+    grid = document.add_table(rows=0, cols=2)
+    grid.style = "Table Grid"
+    for number, (left, right) in enumerate(([header] if header else []) + rows):
+        cells = grid.add_row().cells
+        cells[0].text, cells[1].text = left, right
+        for cell in cells[: 2 if header and number == 0 else 0 if header else 1]:
+            for run in cell.paragraphs[0].runs:
+                run.bold = True
+
+
+TABLE_TEXTS = [
+    "", " ", "  leading", "trailing  ", " both ", "two\nlines", "ends with a newline\n", "\n", "a\ttab", "\t",
+    "\r\n", "Zoë Ångström-Łukasiewicz", "名前 😀", "<w:t>&amp; \"quoted\" 'single' > <", "&", "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("header", [None, ("Question", "Answer"), ("", " spaced\theader ")])
+@pytest.mark.parametrize("prepared", [False, True])
+def test_a_table_is_the_xml_python_docx_writes_row_by_row(header, prepared):
+    """`table()` copies its first row's XML for the rest (activities/documents.py): every table is the
+    XML python-docx's `add_row()` and `cell.text` write, byte for byte, whatever the text."""
+    rows = list(zip(TABLE_TEXTS, reversed(TABLE_TEXTS)))
+    for chosen in ([], rows[:1], rows[:2], rows):
+        if prepared:
+            ours, theirs = PreparedDocument("t", "a").document, PreparedDocument("t", "a").document
+        else:
+            ours, theirs = new_document("t", "a"), new_document("t", "a")
+        table(ours, chosen, header)
+        reference_table(theirs, chosen, header)
+        mine, reference = (etree.tostring(d.tables[0]._tbl) for d in (ours, theirs))
+        assert mine == reference
+        rendered = [[cell.text for cell in row.cells] for row in ours.tables[0].rows]
+        assert rendered == ([list(header)] if header else []) + [
+            [text.replace("\r", "\n") for text in row] for row in chosen
+        ]
+    bold = [[[run.bold for run in cell.paragraphs[0].runs] for cell in row.cells] for row in ours.tables[0].rows]
+    assert bold == ([[[True], [True]]] if header else []) + [[[None if header else True], [None]]] * len(rows)
 
 async def test_messages_without_a_form_have_no_attachment():
     sent = await send(request())
