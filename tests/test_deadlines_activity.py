@@ -8,14 +8,20 @@ the due day, as config/routing.json says). Run through Temporal's ActivityEnviro
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Worker
 
+import worker
 from activities.deadlines import compute_deadline
 from models.case import Clock, Deadline, DeadlineRequest
+from tests.journey import Journey, local_activities, serious_incident_form
 
 PROJECT = Path(__file__).resolve().parents[1]
 UTC = timezone.utc
@@ -258,3 +264,56 @@ async def test_a_clock_of_its_own_reminder_policy(tmp_path, monkeypatch):
     assert notification.reminders_at == [utc(2025, 12, 24, 9), utc(2025, 12, 31, 9)]
     dsp = await compute(Clock.DSP_MEETING, date(2025, 12, 23))  # the partnership's default: 1 and 0
     assert dsp.reminders_at == [utc(2025, 12, 24, 9), utc(2025, 12, 29, 9)]
+
+
+# ---- in the workflow task, else by the server (workflows/clocks.py, `Clocks.compute`) ------------------
+
+
+async def test_a_calendar_that_cannot_answer_in_the_workflow_task_is_asked_by_the_server_until_it_can(env, outbox):
+    """From release 0.4 a case computes its deadlines by a local activity; a calendar that fails every
+    local attempt (the routing file being mended) is asked again by the server's activity, and the
+    clocks are set once it answers."""
+    failures = {"left": 10}  # both clocks, more than their local attempts (CONFIGURATION_HERE: 4 each)
+
+    @activity.defn(name="compute_deadline")
+    async def calendar_being_mended(request: DeadlineRequest) -> Deadline:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ApplicationError("the routing file is being edited")
+        return await compute_deadline(request)
+
+    activities = [calendar_being_mended if a is compute_deadline else a for a in worker.ACTIVITIES]
+    task_queue = f"test-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=activities, workflow_runner=worker.SANDBOX
+    ):
+        journey = Journey(env, task_queue, outbox)
+        today = await journey.today()
+        handle = await journey.start_serious_incident(serious_incident_form(today))
+        status = await journey.wait_for(handle, lambda s: len(s.deadlines) == 2, attempts=600)
+    assert {d.key for d in status.deadlines} == {Clock.DSP_MEETING, Clock.PANEL_NOTIFICATION}
+    history = [e async for e in handle.fetch_history_events()]
+    # the two clocks' local attempts are kept as markers; what they could not compute went to the server
+    assert len(local_activities(history, "compute_deadline")) == 2
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "compute_deadline" in scheduled
+    assert failures["left"] == 0
+
+
+async def test_a_case_from_release_0_4_computes_its_deadlines_in_its_workflow_tasks(journey):
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    await journey.decide(handle, "dsp_decision", meeting_held_on=today)
+    await journey.decide(handle, "notification_submitted", submitted_on=today)
+    status = await journey.wait_for(handle, lambda s: len(s.deadlines) == 3)
+    history = [e async for e in handle.fetch_history_events()]
+    assert len(local_activities(history, "compute_deadline")) == 3 == len(status.deadlines)
+    assert not [
+        e for e in history
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == "compute_deadline"
+    ]

@@ -34,6 +34,11 @@ REPORTS = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=["ReportInvalid"],
 )
+# The calendar's local attempts (workflows/clocks.py): a few within the workflow task, then the server's
+# activity under CONFIGURATION, retried until the routing file is mended.
+CONFIGURATION_HERE = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=4), maximum_attempts=4
+)
 # The case register: every event is written in the end, however long the database is away.
 REGISTER = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
