@@ -18,7 +18,7 @@ import sys
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import metrics
@@ -45,28 +45,26 @@ ACTIVITIES = [
 ]
 
 
-# The sandbox re-imports, for every workflow run it creates, each module a workflow imports that is not
-# passed through. pydantic (and its e-mail validator, loaded lazily), the models, the activities'
-# modules the workflows name and the calendar are deterministic and hold no per-run state: they are
-# imported once, outside the sandbox, and shared.
+# Where the workflows run. The SDK's sandbox re-imports, for every workflow run, each module a workflow
+# imports that is not passed through, and refuses a clock, file or environment read only in the code it
+# re-imported. pydantic (and its e-mail validator, loaded lazily), the models, the activities' modules
+# the workflows name and the calendar are deterministic and hold no per-run state: imported once, shared.
 PASSTHROUGH = (
     "email_validator", "idna", "pydantic", "pydantic_core", "annotated_types", "typing_extensions",
     "models", "activities", "register", "settings", "holidays", "dateutil", "sqlmodel", "sqlalchemy",
     "cryptography", "signing",
 )
-# workflows/ shared between runs too: its classes keep their state in their instances (each case has its
-# own workflow object, `Case`, `Clocks`, `RapidReview` ...), its module level holds only frozen tables and
-# constants, and nothing in it reads the clock, the disk or the environment. Re-imported for every run,
-# as the sandbox does by default, it made each cached case carry its own copy of all of its code and
-# decision tables, and each new run pay for importing it (the `workflow.defn` checks of the journey's
-# class among them). The sandbox does not check a shared module's calls, so the tests replay every
-# journey and stored history under STRICT_SANDBOX, which re-imports workflows/ for each run as before and
-# so still refuses a clock, file or environment read anywhere in it.
-SHARED = ("workflows",)
+# The tests replay every journey and every stored history under STRICT_SANDBOX, which re-imports
+# workflows/ for each run and so refuses a clock, file or environment read anywhere in it (tests/test_history.py).
 STRICT_SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
-SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH, *SHARED)
-)
+# The worker runs them without a sandbox. Re-importing workflows/ for every run made each cached case
+# carry its own copy of all its code and tables (0.6 MB a case, against 0.25 MB shared); shared between
+# runs (issue 17's second pass), workflows/ was no longer checked by the sandbox at all, which still cost
+# a sandbox activation per workflow task: measured, a fifth to a quarter of the worker's CPU per case
+# (bench/run.py). Its module level holds only frozen tables and constants, each case keeps its state in
+# its own objects, and nothing in it reads the clock, the disk or the environment: what the strict
+# replays check before any change lands.
+RUNNER = UnsandboxedWorkflowRunner()
 # Workflows kept in memory between their tasks (sticky cache). A case waits for days between steps; an
 # evicted one is replayed from its history (a few hundred events) at its next task. Measured: a cached
 # case costs about 0.25 MB of the worker's memory (workflows/ shared between runs), so 300 keeps the
@@ -81,7 +79,7 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
         task_queue=task_queue,
         workflows=WORKFLOWS,
         activities=ACTIVITIES,
-        workflow_runner=SANDBOX,
+        workflow_runner=RUNNER,
         max_cached_workflows=MAX_CACHED_WORKFLOWS,
         # Payloads are never stored outside the history here (no external storage), yet the SDK's pass
         # looking for them starts an asyncio task per payload of every workflow task unless this is 1:

@@ -285,7 +285,7 @@ async def test_a_calendar_that_cannot_answer_in_the_workflow_task_is_asked_by_th
     activities = [calendar_being_mended if a is compute_deadline else a for a in worker.ACTIVITIES]
     task_queue = f"test-{uuid.uuid4()}"
     async with Worker(
-        env.client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=activities, workflow_runner=worker.SANDBOX
+        env.client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=activities, workflow_runner=worker.RUNNER
     ):
         journey = Journey(env, task_queue, outbox)
         today = await journey.today()

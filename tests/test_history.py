@@ -28,7 +28,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.common import HeaderCodecBehavior
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 import settings
 import starter
@@ -135,12 +135,11 @@ REPLAYER = Replayer(
 )
 
 
-def test_the_replays_check_workflows_which_the_worker_shares_between_runs():
-    def shared(runner: Any) -> set[str]:
-        return {m for m in runner.restrictions.passthrough_modules if m == "workflows" or m.startswith("workflows.")}
-
-    assert shared(worker.SANDBOX), "the worker shares workflows/ between runs (worker.py, SHARED)"
-    assert not shared(worker.STRICT_SANDBOX), "the replays re-import it, so the sandbox checks its every call"
+def test_the_replays_check_the_workflows_which_the_worker_runs_unsandboxed():
+    passed_through = {m for m in worker.STRICT_SANDBOX.restrictions.passthrough_modules if m.split(".")[0] == "workflows"}
+    assert isinstance(worker.RUNNER, UnsandboxedWorkflowRunner), "the worker runs workflows/ unsandboxed (worker.py)"
+    assert not passed_through, "the replays re-import workflows/, so the sandbox checks its every call"
+    assert REPLAYER.config()["workflow_runner"] is worker.STRICT_SANDBOX
 
 
 # ---- journeys, each ending in a history worth replaying ----------------------------------------------
