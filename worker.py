@@ -24,7 +24,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import metrics
 import settings
 import signing
-from register.db import migrate
 from activities.deadlines import compute_deadline, working_days_from
 from activities.notifications import send_message
 from activities.register import record_events
@@ -88,10 +87,19 @@ def build_worker(client: Client, task_queue: str = settings.TASK_QUEUE) -> Worke
     )
 
 
+async def migrate_in_a_process_of_its_own() -> None:
+    """The case register's schema, upgraded in place (`python -m register.db`), by a child process: the
+    worker never imports Alembic, 12 MB it would keep for as long as it runs. A failed migration stops
+    the worker before it takes any task."""
+    done = await asyncio.create_subprocess_exec(sys.executable, "-m", "register.db", cwd=os.path.dirname(os.path.abspath(__file__)))
+    if await done.wait() != 0:
+        raise SystemExit("the case register could not be migrated (python -m register.db): see the error above")
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     os.umask(0o077)  # everything the worker writes (register, outbox, reports, marks) is owner-only
-    migrate()  # the case register's schema, upgraded in place
+    await migrate_in_a_process_of_its_own()
     signing.ensure_command_line_key()  # the embedded default: the command line's key, trusted here
     address = metrics.metrics_address()
     runtime = None

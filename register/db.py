@@ -3,6 +3,11 @@
 SAFEGUARDING_REGISTER_URL names the database: a SQLite file by default (data/register.db, beside the
 embedded Temporal server's), PostgreSQL by URL (postgresql+psycopg://user@host/db). `migrate` upgrades
 it in place to the newest schema: a register that holds years of cases is never recreated.
+
+    python -m register.db     # migrate the register SAFEGUARDING_REGISTER_URL names, then exit
+
+The worker migrates this way, in a process of its own, so that Alembic (about 12 MB once imported)
+is not kept in the memory of a process that runs for months.
 """
 
 from __future__ import annotations
@@ -11,8 +16,6 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 from sqlmodel import create_engine
 
@@ -44,9 +47,16 @@ def engine() -> Engine:
 
 def migrate(url: str | None = None) -> None:
     """Bring the register's schema to the newest migration."""
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url or register_url())
     with engine_for(url or register_url()).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+if __name__ == "__main__":
+    migrate()

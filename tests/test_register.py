@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -17,6 +21,8 @@ from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
 from models.forms import SeriousIncidentForm
 from register.queries import audit_trail, open_cases
 from tests.journey import deadline, local_activities, serious_incident_form
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 def test_migrations_build_the_register_from_empty_and_run_again_harmlessly(register_url):
     migrate(register_url)
@@ -203,3 +209,19 @@ async def test_a_batch_scheduled_with_whole_deadline_records_is_still_written(re
     with Session(engine_for(register_url)) as session:
         rows = session.exec(select(DeadlineRow).where(DeadlineRow.case_id == case_id)).all()
         assert {(r.key, r.due_on) for r in rows} == {(d.key.value, d.due_on) for d in status.deadlines}
+
+
+def test_the_worker_migrates_the_register_in_a_process_of_its_own(tmp_path):
+    """`python -m register.db` brings a new register to the newest schema; the worker runs it as a child
+    process (worker.py) and never imports Alembic itself, 12 MB it would keep for as long as it runs."""
+    url = f"sqlite:///{tmp_path / 'register.db'}"
+    environment = {**os.environ, "SAFEGUARDING_REGISTER_URL": url}
+    subprocess.run([sys.executable, "-m", "register.db"], cwd=PROJECT, env=environment, check=True, timeout=120)
+    with engine_for(url).connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+    assert {"cases", "events", "deadlines", "messages", "alembic_version"} <= tables
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, worker; print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"],
+        cwd=PROJECT, env=environment, capture_output=True, text=True, check=True, timeout=120,
+    )
+    assert imported.stdout.strip() == "[]"
