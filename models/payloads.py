@@ -31,14 +31,15 @@ class RefusingJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
 
 
 class PayloadConverter(CompositePayloadConverter):
+    # Made once: the SDK makes a data converter, so a payload converter, for every workflow task, and the
+    # converters hold no state but pydantic's type adapters, which are better shared.
+    ENCODINGS = tuple(
+        RefusingJSONPayloadConverter() if isinstance(c, JSONPlainPayloadConverter) else c
+        for c in DefaultPayloadConverter.default_encoding_payload_converters
+    )
+
     def __init__(self) -> None:
-        json = RefusingJSONPayloadConverter()
-        super().__init__(
-            *(
-                json if isinstance(c, JSONPlainPayloadConverter) else c
-                for c in DefaultPayloadConverter.default_encoding_payload_converters
-            )
-        )
+        super().__init__(*self.ENCODINGS)
 
 
 DATA_CONVERTER = dataclasses.replace(DataConverter.default, payload_converter_class=PayloadConverter)
