@@ -273,7 +273,7 @@ async def test_a_calendar_that_cannot_answer_in_the_workflow_task_is_asked_by_th
     """From release 0.4 a case computes its deadlines by a local activity; a calendar that fails every
     local attempt (the routing file being mended) is asked again by the server's activity, and the
     clocks are set once it answers."""
-    failures = {"left": 10}  # both clocks, more than their local attempts (CONFIGURATION_HERE: 4 each)
+    failures = {"left": 10}  # both clocks, more than their local attempts (workflows/local_first.py, HERE: 4 each)
 
     @activity.defn(name="compute_deadline")
     async def calendar_being_mended(request: DeadlineRequest) -> Deadline:

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows import versions
 from workflows.catch_up import CatchUp
 from workflows.clocks import Clocks
+from workflows.local_first import local_first
 from workflows.messaging import Messenger
 from workflows.register_feed import RegisterFeed
 from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION
@@ -174,13 +175,13 @@ class Case:
             raise CaseEnded()
 
     async def look_up_partnership(self) -> None:
-        routing = await workflow.execute_activity(
+        routing = await local_first(
             look_up_partnership,
             self.local_authority,
-            start_to_close_timeout=ROUTING_TIMEOUT,
-            retry_policy=CONFIGURATION,
-            cancellation_type=ABANDONED_WHEN_WITHDRAWN,
+            here=versions.changed(versions.ROUTING_HERE),
             summary="Routing: the partnership serving this authority (¶2.5)",
+            timeout=ROUTING_TIMEOUT,
+            retry_policy=CONFIGURATION,
         )
         self.partnership = routing.partnership
         self.publish()

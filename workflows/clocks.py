@@ -9,22 +9,20 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.deadlines import compute_deadline
     from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
 
-from workflows.retries import ABANDONED_WHEN_WITHDRAWN, CONFIGURATION, CONFIGURATION_HERE
+from workflows.local_first import local_first
+from workflows.retries import CONFIGURATION
 from workflows.versions import AFTER_THE_FACT, CALENDAR_HERE, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
 
 CALENDAR_TIMEOUT = timedelta(minutes=1)
-CALENDAR_ATTEMPT_TIMEOUT = timedelta(seconds=5)  # a deadline takes milliseconds; a stuck read is cut
-CALENDAR_HERE_TIMEOUT = timedelta(seconds=20)  # all local attempts: then the server's activity computes it
 
 
 @dataclass(frozen=True)
@@ -47,36 +45,18 @@ class Clocks:
         self.moves: dict[str, int] = {}  # how often each deadline was moved (a correction, a changed date)
 
     async def compute(self, clock: Clock, starts_on: date, due_on: date | None = None) -> Deadline:
-        """The deadline, computed by the calendar: from release 0.4 in the worker's own workflow task (a
-        local activity: no round trip through the server, its result one marker in the history); if the
-        calendar cannot answer within a few attempts (the routing file being mended), by the server's
-        activity, retried until it can, as every case did before."""
+        """The deadline, by the calendar: from release 0.4 in the case's own workflow task, else (or if the
+        calendar cannot answer there: the routing file being mended) by the server (workflows/local_first.py)."""
         assert self.case.partnership is not None, "look up the partnership first"
-        request = DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on)
-        summary = f"Calendar: {clock.value} clock from {starts_on}"
-        if changed(CALENDAR_HERE):
-            try:
-                return await workflow.execute_local_activity(
-                    compute_deadline,
-                    request,
-                    start_to_close_timeout=CALENDAR_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=CALENDAR_HERE_TIMEOUT,
-                    retry_policy=CONFIGURATION_HERE,
-                    cancellation_type=ABANDONED_WHEN_WITHDRAWN,
-                    summary=summary,
-                )
-            # A local activity's last failure may come unwrapped (workflows/register_feed.py).
-            except (ActivityError, ApplicationError, TimeoutError) as error:
-                if isinstance(error.cause, CancelledError):
-                    raise
-        return await workflow.execute_activity(
+        deadline: Deadline = await local_first(
             compute_deadline,
-            request,
-            start_to_close_timeout=CALENDAR_TIMEOUT,
+            DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on),
+            here=changed(CALENDAR_HERE),
+            summary=f"Calendar: {clock.value} clock from {starts_on}",
+            timeout=CALENDAR_TIMEOUT,
             retry_policy=CONFIGURATION,
-            cancellation_type=ABANDONED_WHEN_WITHDRAWN,
-            summary=summary,
         )
+        return deadline
 
     async def start(
         self, clock: Clock, starts_on: date, watch: Watch, *, subject: str | None = None, due_on: date | None = None

@@ -6,7 +6,7 @@ case's history grows with what happened to it.
 From this release (patch `register-local-activity`) a batch is written by a local activity: run by the
 worker within the workflow task, with no round trip to the server, and only its result (a count) is kept
 in the history, not the batch. A local activity holds the workflow task while it runs and retries, so it
-is given a few seconds (`REGISTER_HERE`, `LOCAL_TIMEOUT`); if the register is away longer, the same batch
+is given a few seconds (workflows/local_first.py, `HERE`); if the register is away longer, the same batch
 goes to the register as an ordinary activity, retried by the server for as long as it takes (`REGISTER`).
 Either way the writes are idempotent, so an attempt repeated (a worker killed mid-write, the local attempt
 that timed out but wrote) writes nothing twice."""
@@ -18,21 +18,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.register import record_events
     from models.case import CaseEvent, CaseKind, DeadlineChange, DeadlineStatus, MessageRecord, RegisterBatch
 
-from workflows.retries import REGISTER, REGISTER_HERE
+from workflows.local_first import local_first
+from workflows.retries import REGISTER
 from workflows.versions import LOCAL_ACTIVITY, ONE_BATCH_PER_STEP, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
 
 REGISTER_TIMEOUT = timedelta(minutes=1)
-LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=5)  # a batch takes milliseconds; a hung connection is cut
-LOCAL_TIMEOUT = timedelta(seconds=20)  # all local attempts: then the ordinary activity takes the batch
 
 
 class RegisterFeed:
@@ -96,26 +95,14 @@ class RegisterFeed:
             await self.write(self.changes())
 
     async def write(self, batch: RegisterBatch) -> None:
-        summary = f"Case register: {len(batch.events)} event(s)"
-        if self.local:
-            try:
-                await workflow.execute_local_activity(
-                    record_events,
-                    batch,
-                    start_to_close_timeout=LOCAL_ATTEMPT_TIMEOUT,
-                    schedule_to_close_timeout=LOCAL_TIMEOUT,
-                    retry_policy=REGISTER_HERE,
-                    summary=summary,
-                )
-                return
-            # A local activity's last failure may come unwrapped (the error itself, not an ActivityError:
-            # Core keeps it in the marker as the activity gave it, temporalio/sdk-core#449).
-            except (ActivityError, ApplicationError, TimeoutError) as error:
-                if isinstance(error.cause, CancelledError):
-                    raise
-                # the register away for longer than a workflow task should be held: the server retries
-        await workflow.execute_activity(
-            record_events, batch, start_to_close_timeout=REGISTER_TIMEOUT, retry_policy=REGISTER, summary=summary
+        await local_first(
+            record_events,
+            batch,
+            here=self.local,
+            summary=f"Case register: {len(batch.events)} event(s)",
+            timeout=REGISTER_TIMEOUT,
+            retry_policy=REGISTER,
+            cancellation_type=ActivityCancellationType.TRY_CANCEL,  # as before local_first: the SDK's default
         )
 
     async def drain(self) -> None:

@@ -34,21 +34,10 @@ REPORTS = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=["ReportInvalid"],
 )
-# The calendar's local attempts (workflows/clocks.py): a few within the workflow task, then the server's
-# activity under CONFIGURATION, retried until the routing file is mended.
-CONFIGURATION_HERE = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=4), maximum_attempts=4
-)
 # The case register: every event is written in the end, however long the database is away.
 REGISTER = RetryPolicy(
     initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
-# The register's local attempts (workflows/register_feed.py): a few within the workflow task (0, 1, 3, 7 s),
-# then the batch goes to the server as an ordinary activity under REGISTER.
-REGISTER_HERE = RetryPolicy(
-    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=4), maximum_attempts=4
-)
-
 # A withdrawal ends a case in the middle of a step (CaseWorkflow.follow): the step's activity is left to
 # itself, not cancelled on the server; it is idempotent, and the server forgets it once the case ends.
 ABANDONED_WHEN_WITHDRAWN = ActivityCancellationType.ABANDON

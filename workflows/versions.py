@@ -6,7 +6,7 @@ did not (README, "Changing a workflow"). Until release 0.4 each change was its o
 marker, written into every new case's history when the case first reached it: a marker and a
 `TemporalChangeVersion` search attribute upsert each, eleven of them, about 2.4 KB of a case's history
 (issue 17). A case started from release 0.4 writes one marker, `RELEASE`, as its first command, and takes
-every change of `IN_RELEASE` (twelve) without a marker of its own; a case started before keeps answering each
+every change of `IN_RELEASE` without a marker of its own; a case started before keeps answering each
 change by the marker it wrote (or did not) when it ran.
 
 A change made after this release is a new id below, guarded by `changed()` like the others, not in
@@ -34,6 +34,7 @@ ONLY_CHANGES = "search-attributes-only-changes"  # issue 17: search attributes u
 FORM_STEPS_TOGETHER = "form-steps-together"  # issue 17: the form's clocks and messages at once
 LOCAL_ACTIVITY = "register-local-activity"  # issue 17: register batches by a local activity
 CALENDAR_HERE = "calendar-local-activity"  # issue 17: deadlines computed by a local activity
+ROUTING_HERE = "routing-local-activity"  # issue 17: the partnership looked up by a local activity
 
 IN_RELEASE = frozenset(
     {
@@ -49,6 +50,7 @@ IN_RELEASE = frozenset(
         FORM_STEPS_TOGETHER,
         LOCAL_ACTIVITY,
         CALENDAR_HERE,
+        ROUTING_HERE,
     }
 )
 
