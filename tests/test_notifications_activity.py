@@ -12,6 +12,7 @@ import json
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,7 +25,19 @@ from lxml import etree
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.documents import PreparedDocument, Template as DocumentTemplate, new_document, serious_incident_form_document, table
+from activities.documents import (
+    ABUSE_OR_NEGLECT,
+    FORM_TITLE,
+    OUTCOMES,
+    FormBody,
+    PreparedDocument,
+    Template as DocumentTemplate,
+    new_document,
+    serious_incident_form_document,
+    table,
+    written_out,
+    yes_no,
+)
 from activities.notifications import send_message
 from activities.routing import load_routing
 from models.case import MessageRequest, Role, SentMessage
@@ -686,6 +699,185 @@ def test_a_table_is_the_xml_python_docx_writes_row_by_row(header, prepared):
         ]
     bold = [[[run.bold for run in cell.paragraphs[0].runs] for cell in row.cells] for row in ours.tables[0].rows]
     assert bold == ([[[True], [True]]] if header else []) + [[[None if header else True], [None]]] * len(rows)
+
+def reference_form_document(form_json, case_id, routing, context=None) -> bytes:
+    """`serious_incident_form_document` as it was, with python-docx's public API (`add_heading`,
+    `add_paragraph`, the run's bold and italic, `reference_table`): the form's `word/document.xml`."""
+    form = SeriousIncidentForm.model_validate(form_json)
+    authority = routing.authority(LocalAuthority(form.local_authority))
+    partnership = routing.partnership(authority.partnership)
+    context = context or {}
+
+    document = new_document(f"{FORM_TITLE}, case {case_id}", partnership.name)
+    document.add_heading(FORM_TITLE, level=0)
+    document.add_paragraph(partnership.name)
+    intro = document.add_paragraph(
+        f"This form was sent to the {partnership.name} under protocol paragraph 2.5. The Delegated "
+        "Safeguarding Partners decided that the incident is to be notified to the National Child Safeguarding "
+        "Practice Review Panel (paragraph 2.6). It is sent to you as the local authority's Serious Incident Notifier."
+    )
+    intro.runs[0].italic = True
+
+    document.add_heading("About this notification", level=1)
+    rows = [
+        ("Case reference", case_id),
+        ("Local authority", authority.name),
+        ("Safeguarding partnership", partnership.name),
+        ("Form received by the partnership", written_out(form.received_on)),
+        ("The local authority became aware of the incident", written_out(form.became_aware_on)),
+    ]
+    if context.get("meeting_held_on"):
+        rows.append(("Delegated Safeguarding Partners met", written_out(date.fromisoformat(context["meeting_held_on"]))))
+    if context.get("notification_due_on"):
+        rows.append(
+            ("Notify the National Panel by the end of", written_out(date.fromisoformat(context["notification_due_on"])))
+        )
+    reference_table(document, rows)
+
+    document.add_heading("Person making the request", level=1)
+    reference_table(
+        document,
+        [
+            ("Name", form.referrer.name),
+            ("Agency", form.referrer.agency),
+            ("Email address", str(form.referrer.email)),
+            ("Telephone", form.referrer.phone or "Not given"),
+        ],
+    )
+
+    document.add_heading("The child", level=1)
+    reference_table(
+        document,
+        [
+            ("Reference", form.child.reference),
+            ("Date of birth", written_out(form.child.date_of_birth)),
+            ("Sex", (form.child.sex or "Not stated").capitalize()),
+            ("Known to children's social care", yes_no(form.child.known_to_childrens_social_care)),
+        ],
+    )
+
+    document.add_heading("The incident", level=1)
+    reference_table(
+        document,
+        [
+            ("Date of the incident", written_out(form.incident.date)),
+            ("Outcome", OUTCOMES[form.incident.outcome]),
+            ("Abuse or neglect", ABUSE_OR_NEGLECT[form.incident.abuse_or_neglect]),
+        ],
+    )
+    document.add_paragraph()
+    document.add_paragraph("What happened").runs[0].bold = True
+    document.add_paragraph(form.incident.summary)
+
+    document.add_heading("Agencies involved with the child and family", level=1)
+    for item in list(form.agencies_involved) or ["None recorded."]:
+        document.add_paragraph(item, style="List Bullet")
+    saved = io.BytesIO()
+    document.save(saved)
+    return zipfile.ZipFile(saved).read("word/document.xml")
+
+
+ODD_TEXT = "  <w:t>&amp; \"Zoë\" 'Ångström' & 名前 😀 >  "
+ODD_SUMMARY = "First line\nsecond\tafter a tab\r\n  indented <b>&amp;</b> \"quoted\" 'single' — Łódź\n\n\tend"
+
+
+def form_variant(**changes) -> dict[str, Any]:
+    """FORM as JSON with some fields replaced ("referrer.phone": None drops the phone)."""
+    form = FORM.model_dump(mode="json")
+    for dotted, value in changes.items():
+        *parents, name = dotted.split(".")
+        part = form
+        for parent in parents:
+            part = part[parent]
+        if value is None:
+            del part[name]
+        else:
+            part[name] = value
+    return form
+
+
+FORM_VARIANTS = {
+    "example": form_variant(),
+    "every optional field missing": form_variant(
+        **{"referrer.phone": None, "child.date_of_birth": None, "child.sex": None, "child.known_to_childrens_social_care": None}
+    ),
+    "odd texts": form_variant(
+        local_authority="middlesbrough",
+        **{
+            "referrer.name": ODD_TEXT, "referrer.agency": "A & B <Agency>", "referrer.phone": "+44 (0)1642 '000'",
+            "child.reference": "Child \"A\" <1>", "child.sex": "männlich", "child.known_to_childrens_social_care": False,
+            "incident.summary": ODD_SUMMARY, "incident.outcome": "death", "incident.abuse_or_neglect": "known",
+        },
+    ),
+    "not suspected": form_variant(local_authority="hartlepool", **{"incident.abuse_or_neglect": "not_suspected"}),
+    "one agency": form_variant(agencies_involved=["Cleveland Police"]),
+    "many agencies": form_variant(
+        local_authority="redcar-and-cleveland", agencies_involved=[f"Agency {n} <&> Zoë" for n in range(12)]
+    ),
+}
+FORM_CONTEXTS = [
+    None,
+    {},
+    {"meeting_held_on": "2026-11-27", "notification_due_on": "2026-12-04"},
+    {"meeting_held_on": "2026-11-27"},
+    {"notification_due_on": "2026-12-04", "notification_rule": "5 working days after 2026-11-27"},
+]
+
+
+def odd_routing():
+    """The routing file with names the form does not expect: white space at the ends, XML's special
+    characters, non-ASCII, tabs and line breaks, empty."""
+    routing = load_routing()
+    names = iter([ODD_TEXT, "", "Two\nlines\tand a tab", " Ünïcödé 名前 ", "", "\r\n"])
+    return routing.model_copy(
+        update={
+            "partnerships": {k: p.model_copy(update={"name": next(names)}) for k, p in routing.partnerships.items()},
+            "local_authorities": {
+                k: a.model_copy(update={"name": next(names)}) for k, a in routing.local_authorities.items()
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize("variant", FORM_VARIANTS)
+def test_the_form_is_the_xml_python_docx_writes_element_by_element(variant):
+    """`serious_incident_form_document` copies python-docx's elements written once (activities/documents.py,
+    `FormBody`): its `word/document.xml` is the one python-docx's API writes, byte for byte, for every
+    form, context, case reference and routing file (`docProps/core.xml` holds the time: not compared)."""
+    form = FORM_VARIANTS[variant]
+    for routing in (load_routing(), odd_routing()):
+        for context in FORM_CONTEXTS:
+            for case_id in (CASE_ID, ODD_TEXT, "", "\t"):
+                rendered = serious_incident_form_document(form, case_id, routing, context)
+                ours = zipfile.ZipFile(io.BytesIO(rendered)).read("word/document.xml")
+                assert ours == reference_form_document(form, case_id, routing, context), (variant, context, case_id)
+
+
+@pytest.mark.parametrize("text", TABLE_TEXTS)
+def test_each_block_of_the_form_is_the_xml_python_docx_writes(text):
+    """What no valid form has (an empty text, no agencies, `\r`, text at the ends of a heading), block
+    by block: `FormBody` writes what python-docx's API writes."""
+    prepared, theirs = PreparedDocument("t", "a"), new_document("t", "a")
+    ours = FormBody(prepared)
+    for level in (0, 1):
+        ours.heading(text, level)
+        theirs.add_heading(text, level)
+    ours.paragraph(text)
+    theirs.add_paragraph(text)
+    if text:  # bold and italic set on the paragraph's run: python-docx has none for an empty text
+        ours.paragraph(text, "bold")
+        theirs.add_paragraph(text).runs[0].bold = True
+        ours.paragraph(text, "italic")
+        theirs.add_paragraph(text).runs[0].italic = True
+    ours.bullets([text, text[::-1]])
+    ours.bullets([])
+    ours.bullets([], text)
+    for item in [text, text[::-1], "None recorded.", text]:
+        theirs.add_paragraph(item, style="List Bullet")
+    ours.table([(text, text[::-1]), ("", text)])
+    reference_table(theirs, [(text, text[::-1]), ("", text)])
+    assert etree.tostring(prepared.body) == etree.tostring(theirs.element)
+
 
 async def test_messages_without_a_form_have_no_attachment():
     sent = await send(request())
