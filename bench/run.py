@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ from workflows.serious_incident import SeriousIncidentWorkflow  # noqa: E402
 from worker import MAX_CACHED_WORKFLOWS  # noqa: E402
 
 DECISIONS = ("dsp_decision", "notification_submitted", "panel_acknowledged")
+# A query on a case whose worker has gone can wait without end for its answer: asked again instead.
+QUERY_TIMEOUT = timedelta(seconds=10)
 TARGETS = {  # figure: (the most project/bare may be, lower is better)
     "cases per second (bare/project)": 1.3,
     "worker CPU s per case": 1.5,
@@ -90,7 +92,7 @@ class Project(Variant):
         await handle.execute_update(CaseWorkflow.decide, signed(handle.id, decision))
 
     async def settled(self, handle: Any, stage: str) -> bool:
-        status: CaseStatus = await handle.query(CaseWorkflow.status)
+        status: CaseStatus = await handle.query(CaseWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         clocks = {"dsp_meeting": 2, "rapid_review": 3}[stage]  # the panel notification's clock runs from the start (issue 14)
         return (
             status.stage.value == stage
@@ -112,7 +114,7 @@ class Bare(Variant):
         await handle.execute_update("decide", {"name": name, "on": today.isoformat()})
 
     async def settled(self, handle: Any, stage: str) -> bool:
-        status = await handle.query("status")
+        status = await handle.query("status", rpc_timeout=QUERY_TIMEOUT)
         clocks = {"dsp_meeting": 2, "rapid_review": 3}[stage]
         return status["stage"] == stage and len(status["deadlines"]) == clocks and status["pending"] == 0
 
