@@ -271,6 +271,22 @@ class FormBody:
         for item in items or [empty]:
             self.paragraph(item, "bullet")
 
+    def write(self, blocks: list[Block]) -> None:
+        """Each block of `form_blocks`, in order."""
+        for kind, *content in blocks:
+            if kind == "title":
+                self.heading(content[0], level=0)
+            elif kind == "heading":
+                self.heading(content[0], level=1)
+            elif kind == "paragraph":
+                self.paragraph(content[0], content[1])
+            elif kind == "table":
+                self.table(content[0])
+            elif kind == "bullets":
+                self.bullets(content[0])
+            else:
+                raise ValueError(f"a form block of no known kind: {kind!r}")
+
 
 def serious_incident_form_document(
     form_json: dict[str, Any], case_id: str, routing: RoutingConfig, context: dict[str, str] | None = None
@@ -280,67 +296,54 @@ def serious_incident_form_document(
     form = SeriousIncidentForm.model_validate(form_json)
     authority = routing.authority(LocalAuthority(form.local_authority))
     partnership = routing.partnership(authority.partnership)
-    context = context or {}
-
     prepared = PreparedDocument(f"{FORM_TITLE}, case {case_id}", partnership.name)
-    document = FormBody(prepared)
-    document.heading(FORM_TITLE, level=0)
-    document.paragraph(partnership.name)
-    document.paragraph(
-        f"This form was sent to the {partnership.name} under protocol paragraph 2.5. The Delegated "
-        "Safeguarding Partners decided that the incident is to be notified to the National Child Safeguarding "
-        "Practice Review Panel (paragraph 2.6). It is sent to you as the local authority's Serious Incident Notifier.",
-        "italic",
-    )
+    FormBody(prepared).write(form_blocks(form, case_id, authority.name, partnership.name, context or {}))
+    return prepared.save()
 
-    document.heading("About this notification", level=1)
-    rows = [
+
+# What the form says, in order, apart from how it is written: a block is ("title", text), ("heading",
+# text), ("paragraph", text, "plain" | "italic" | "bold"), ("table", rows: label and value) or
+# ("bullets", items). `FormBody.write` writes them; the tests write the same blocks with python-docx's API.
+Block = tuple[Any, ...]
+
+
+def form_blocks(
+    form: SeriousIncidentForm, case_id: str, authority: str, partnership: str, context: dict[str, str]
+) -> list[Block]:
+    about = [
         ("Case reference", case_id),
-        ("Local authority", authority.name),
-        ("Safeguarding partnership", partnership.name),
+        ("Local authority", authority),
+        ("Safeguarding partnership", partnership),
         ("Form received by the partnership", written_out(form.received_on)),
         ("The local authority became aware of the incident", written_out(form.became_aware_on)),
     ]
     if context.get("meeting_held_on"):
-        rows.append(("Delegated Safeguarding Partners met", written_out(date.fromisoformat(context["meeting_held_on"]))))
+        about.append(("Delegated Safeguarding Partners met", written_out(date.fromisoformat(context["meeting_held_on"]))))
     if context.get("notification_due_on"):
-        rows.append(
-            ("Notify the National Panel by the end of", written_out(date.fromisoformat(context["notification_due_on"])))
-        )
-    document.table(rows)
-
-    document.heading("Person making the request", level=1)
-    document.table(
-        [
-            ("Name", form.referrer.name),
-            ("Agency", form.referrer.agency),
-            ("Email address", str(form.referrer.email)),
-            ("Telephone", form.referrer.phone or "Not given"),
-        ],
-    )
-
-    document.heading("The child", level=1)
-    document.table(
-        [
-            ("Reference", form.child.reference),
-            ("Date of birth", written_out(form.child.date_of_birth)),
-            ("Sex", (form.child.sex or "Not stated").capitalize()),
-            ("Known to children's social care", yes_no(form.child.known_to_childrens_social_care)),
-        ],
-    )
-
-    document.heading("The incident", level=1)
-    document.table(
-        [
-            ("Date of the incident", written_out(form.incident.date)),
-            ("Outcome", OUTCOMES[form.incident.outcome]),
-            ("Abuse or neglect", ABUSE_OR_NEGLECT[form.incident.abuse_or_neglect]),
-        ],
-    )
-    document.paragraph("")  # `add_paragraph()`: a blank line
-    document.paragraph("What happened", "bold")
-    document.paragraph(form.incident.summary)
-
-    document.heading("Agencies involved with the child and family", level=1)
-    document.bullets(list(form.agencies_involved))
-    return prepared.save()
+        about.append(("Notify the National Panel by the end of", written_out(date.fromisoformat(context["notification_due_on"]))))
+    referrer, child, incident = form.referrer, form.child, form.incident
+    return [
+        ("title", FORM_TITLE),
+        ("paragraph", partnership, "plain"),
+        ("paragraph", f"This form was sent to the {partnership} under protocol paragraph 2.5. The Delegated "
+         "Safeguarding Partners decided that the incident is to be notified to the National Child Safeguarding "
+         "Practice Review Panel (paragraph 2.6). It is sent to you as the local authority's Serious Incident "
+         "Notifier.", "italic"),
+        ("heading", "About this notification"),
+        ("table", about),
+        ("heading", "Person making the request"),
+        ("table", [("Name", referrer.name), ("Agency", referrer.agency), ("Email address", str(referrer.email)),
+                   ("Telephone", referrer.phone or "Not given")]),
+        ("heading", "The child"),
+        ("table", [("Reference", child.reference), ("Date of birth", written_out(child.date_of_birth)),
+                   ("Sex", (child.sex or "Not stated").capitalize()),
+                   ("Known to children's social care", yes_no(child.known_to_childrens_social_care))]),
+        ("heading", "The incident"),
+        ("table", [("Date of the incident", written_out(incident.date)), ("Outcome", OUTCOMES[incident.outcome]),
+                   ("Abuse or neglect", ABUSE_OR_NEGLECT[incident.abuse_or_neglect])]),
+        ("paragraph", "", "plain"),  # `add_paragraph()`: a blank line
+        ("paragraph", "What happened", "bold"),
+        ("paragraph", incident.summary, "plain"),
+        ("heading", "Agencies involved with the child and family"),
+        ("bullets", list(form.agencies_involved)),
+    ]

@@ -26,17 +26,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.documents import (
-    ABUSE_OR_NEGLECT,
     FORM_TITLE,
-    OUTCOMES,
     FormBody,
     PreparedDocument,
     Template as DocumentTemplate,
     new_document,
+    form_blocks,
     serious_incident_form_document,
     table,
-    written_out,
-    yes_no,
 )
 from activities.notifications import send_message
 from activities.routing import load_routing
@@ -701,77 +698,26 @@ def test_a_table_is_the_xml_python_docx_writes_row_by_row(header, prepared):
     assert bold == ([[[True], [True]]] if header else []) + [[[None if header else True], [None]]] * len(rows)
 
 def reference_form_document(form_json, case_id, routing, context=None) -> bytes:
-    """`serious_incident_form_document` as it was, with python-docx's public API (`add_heading`,
-    `add_paragraph`, the run's bold and italic, `reference_table`): the form's `word/document.xml`."""
+    """The form's blocks (`form_blocks`: what it says, in order) written with python-docx's public API
+    (`add_heading`, `add_paragraph`, the run's bold and italic, `reference_table`), as the form was
+    before `FormBody`: its `word/document.xml`."""
     form = SeriousIncidentForm.model_validate(form_json)
     authority = routing.authority(LocalAuthority(form.local_authority))
     partnership = routing.partnership(authority.partnership)
-    context = context or {}
-
     document = new_document(f"{FORM_TITLE}, case {case_id}", partnership.name)
-    document.add_heading(FORM_TITLE, level=0)
-    document.add_paragraph(partnership.name)
-    intro = document.add_paragraph(
-        f"This form was sent to the {partnership.name} under protocol paragraph 2.5. The Delegated "
-        "Safeguarding Partners decided that the incident is to be notified to the National Child Safeguarding "
-        "Practice Review Panel (paragraph 2.6). It is sent to you as the local authority's Serious Incident Notifier."
-    )
-    intro.runs[0].italic = True
-
-    document.add_heading("About this notification", level=1)
-    rows = [
-        ("Case reference", case_id),
-        ("Local authority", authority.name),
-        ("Safeguarding partnership", partnership.name),
-        ("Form received by the partnership", written_out(form.received_on)),
-        ("The local authority became aware of the incident", written_out(form.became_aware_on)),
-    ]
-    if context.get("meeting_held_on"):
-        rows.append(("Delegated Safeguarding Partners met", written_out(date.fromisoformat(context["meeting_held_on"]))))
-    if context.get("notification_due_on"):
-        rows.append(
-            ("Notify the National Panel by the end of", written_out(date.fromisoformat(context["notification_due_on"])))
-        )
-    reference_table(document, rows)
-
-    document.add_heading("Person making the request", level=1)
-    reference_table(
-        document,
-        [
-            ("Name", form.referrer.name),
-            ("Agency", form.referrer.agency),
-            ("Email address", str(form.referrer.email)),
-            ("Telephone", form.referrer.phone or "Not given"),
-        ],
-    )
-
-    document.add_heading("The child", level=1)
-    reference_table(
-        document,
-        [
-            ("Reference", form.child.reference),
-            ("Date of birth", written_out(form.child.date_of_birth)),
-            ("Sex", (form.child.sex or "Not stated").capitalize()),
-            ("Known to children's social care", yes_no(form.child.known_to_childrens_social_care)),
-        ],
-    )
-
-    document.add_heading("The incident", level=1)
-    reference_table(
-        document,
-        [
-            ("Date of the incident", written_out(form.incident.date)),
-            ("Outcome", OUTCOMES[form.incident.outcome]),
-            ("Abuse or neglect", ABUSE_OR_NEGLECT[form.incident.abuse_or_neglect]),
-        ],
-    )
-    document.add_paragraph()
-    document.add_paragraph("What happened").runs[0].bold = True
-    document.add_paragraph(form.incident.summary)
-
-    document.add_heading("Agencies involved with the child and family", level=1)
-    for item in list(form.agencies_involved) or ["None recorded."]:
-        document.add_paragraph(item, style="List Bullet")
+    for kind, *content in form_blocks(form, case_id, authority.name, partnership.name, context or {}):
+        if kind in ("title", "heading"):
+            document.add_heading(content[0], level=0 if kind == "title" else 1)
+        elif kind == "paragraph":
+            text, style = content
+            paragraph = document.add_paragraph(text) if text else document.add_paragraph()
+            if style != "plain":
+                setattr(paragraph.runs[0], style, True)
+        elif kind == "table":
+            reference_table(document, content[0])
+        else:
+            for item in content[0] or ["None recorded."]:
+                document.add_paragraph(item, style="List Bullet")
     saved = io.BytesIO()
     document.save(saved)
     return zipfile.ZipFile(saved).read("word/document.xml")
