@@ -225,3 +225,16 @@ def test_the_worker_migrates_the_register_in_a_process_of_its_own(tmp_path):
         cwd=PROJECT, env=environment, capture_output=True, text=True, check=True, timeout=120,
     )
     assert imported.stdout.strip() == "[]"
+
+
+def test_a_worker_whose_register_cannot_be_migrated_stops_before_it_takes_a_task(tmp_path):
+    """The migration's child process failing stops the worker at start, saying so; it never polls."""
+    unusable = tmp_path / "a-file-not-a-folder"
+    unusable.write_text("", encoding="utf-8")
+    environment = {**os.environ, "SAFEGUARDING_REGISTER_URL": f"sqlite:///{unusable / 'register.db'}"}
+    started = subprocess.run(
+        [sys.executable, "worker.py"], cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert started.returncode != 0
+    assert "the case register could not be migrated" in started.stderr
+    assert "worker polling task queue" not in started.stdout + started.stderr
