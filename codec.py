@@ -9,7 +9,8 @@ comma-separated, `<key id>:<base64 of 32 bytes>`, the current key first:
 
 They come from SAFEGUARDING_KEYS (the text itself) or SAFEGUARDING_KEY_FILE (a file holding it),
 read by settings.py; with neither, the embedded default's key file `data/keys` (created on first use,
-0600 in a 0700 folder). Key material is never logged, printed or put in an error message.
+0600 in a 0700 folder). Key material is never logged, printed or put in an error message. A payload
+is compressed before it is sealed when that makes it smaller (payload_compression.py).
 
     python codec.py new-key [ID]              # a new key line, for SAFEGUARDING_KEYS or a key file
     python codec.py rotate [KEY_FILE]         # a new current key at the top of the file; old ones kept
@@ -36,6 +37,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.common import HeaderCodecBehavior
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+import payload_compression
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -115,7 +118,8 @@ def new_keyring(key_id: str | None = None) -> Keyring:
 
 
 class EncryptionCodec(PayloadCodec):
-    """AES-256-GCM over each whole payload (its metadata and data), under the ring's current key."""
+    """AES-256-GCM over each whole payload (its metadata and data), under the ring's current key,
+    compressed first when that makes it smaller (payload_compression.py says why that is safe here)."""
 
     def __init__(self, keyring: Keyring) -> None:
         super().__init__()
@@ -132,7 +136,8 @@ class EncryptionCodec(PayloadCodec):
     def encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(NONCE_BYTES)
         # The key id is authenticated with the data: a payload relabelled with another id fails.
-        sealed = self._ciphers[self.keyring.current].encrypt(nonce, payload.SerializeToString(), self._current)
+        plaintext = payload_compression.compress(payload.SerializeToString())
+        sealed = self._ciphers[self.keyring.current].encrypt(nonce, plaintext, self._current)
         return Payload(metadata={"encoding": ENCODING, KEY_ID: self._current}, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
@@ -146,7 +151,8 @@ class EncryptionCodec(PayloadCodec):
                 f"(holds {sorted(self._ciphers)})"
             )
         data = payload.data
-        return Payload.FromString(cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id))
+        plaintext = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id)
+        return Payload.FromString(payload_compression.decompress(plaintext))
 
 
 class EncodedHeaders(temporalio.client.Plugin):
