@@ -41,7 +41,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 import payload_compression
 
 ENCODING = b"binary/encrypted"
-KEY_ID = "encryption-key-id"
+KEY_ID = "encryption-key-id"  # the metadata that named the key before issue 17 (`sealed_under`)
 NONCE_BYTES = 12
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -126,6 +126,7 @@ class EncryptionCodec(PayloadCodec):
         self.keyring = keyring
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keyring.keys.items()}
         self._current = keyring.current.encode()
+        self._label = bytes((len(self._current),)) + self._current  # what a payload's data starts with
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
@@ -138,21 +139,31 @@ class EncryptionCodec(PayloadCodec):
         # The key id is authenticated with the data: a payload relabelled with another id fails.
         plaintext = payload_compression.compress(payload.SerializeToString())
         sealed = self._ciphers[self.keyring.current].encrypt(nonce, plaintext, self._current)
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: self._current}, data=nonce + sealed)
+        return Payload(metadata={"encoding": ENCODING}, data=self._label + nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # not ours: recorded before encryption, or a search attribute
-        key_id = payload.metadata.get(KEY_ID, b"")
+        key_id, data = sealed_under(payload)
         cipher = self._ciphers.get(key_id.decode(errors="replace"))
         if cipher is None:
             raise KeyringError(
                 f"payload encrypted under key {key_id.decode(errors='replace')!r}, not in the keyring "
                 f"(holds {sorted(self._ciphers)})"
             )
-        data = payload.data
         plaintext = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id)
         return Payload.FromString(payload_compression.decompress(plaintext))
+
+
+def sealed_under(payload: Payload) -> tuple[bytes, bytes]:
+    """The id of the key an encrypted payload is sealed under, and the nonce and sealed bytes after it.
+    The id is in the clear at the start of the data (a length byte, then the id); payloads sealed by
+    this codec before issue 17 carry it in their metadata instead (`KEY_ID`), about 22 bytes more each."""
+    if KEY_ID in payload.metadata:
+        return payload.metadata[KEY_ID], payload.data
+    data = payload.data
+    length = data[0] if data else 0
+    return data[1 : 1 + length], data[1 + length :]
 
 
 class EncodedHeaders(temporalio.client.Plugin):

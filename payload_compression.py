@@ -35,7 +35,7 @@ FOLDER = Path(__file__).resolve().parent / "config"
 DICTIONARIES = {1: "80f9c70ad5ee38812b9fba27cff8546453d3a9ab5ece0fd453c56f92dcce89c3"}
 CURRENT = 1
 MARK = 0  # the first byte of a compressed plaintext; a serialized Payload never starts with it
-SMALLEST = 48  # bytes: below this, a payload is left as it is (DEFLATE's framing would not pay)
+SMALLEST = 16  # bytes: below this, a payload is left as it is (its framing would not pay)
 LARGEST = 4 * 2**20  # bytes: no payload inflates beyond this (Temporal refuses a payload over 2 MB)
 LEVEL = 6
 # A 16 KB window holds the 8 KB dictionary and a payload's own repeats; with a smaller state to set up

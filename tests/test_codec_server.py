@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 import settings
-from codec import ENCODING, KEY_ID, EncryptionCodec, new_keyring
+from codec import ENCODING, EncryptionCodec, new_keyring, sealed_under
 from codec_server import Access, build_codec_server, is_loopback
 
 UI = "http://localhost:8233"
@@ -55,7 +55,7 @@ async def test_the_ui_reads_what_the_worker_wrote_and_nothing_else_can_call():
         # /encode (the UI's signal and reset forms) writes what the worker reads; mounted at any depth.
         response = await client.post("/codec/default/encode", data=as_json(plain), headers={**JSON, "Origin": UI})
         (again,) = from_json(await response.text())
-        assert again.metadata[KEY_ID] == settings.keyring().current.encode()
+        assert sealed_under(again)[0] == settings.keyring().current.encode()
         assert await settings.data_converter().decode([again]) == [{"child": "zqx-child", "summary": "zqx-what-happened"}]
 
         # The browser's preflight: allowed for the UI, with the headers the UI sends.

@@ -19,7 +19,7 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 import payload_compression
-from codec import NONCE_BYTES, EncryptionCodec, new_keyring
+from codec import NONCE_BYTES, EncryptionCodec, new_keyring, sealed_under
 from models.decisions import DECISIONS, DecisionName
 from models.forms import SeriousIncidentForm
 from models.payloads import DATA_CONVERTER
@@ -32,8 +32,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def sealed_plaintext(codec: EncryptionCodec, sealed: Payload) -> bytes:
     """What the codec sealed, opened without the codec's own decoding."""
-    cipher = codec._ciphers[codec.keyring.current]
-    return cipher.decrypt(sealed.data[:NONCE_BYTES], sealed.data[NONCE_BYTES:], codec.keyring.current.encode())
+    key_id, data = sealed_under(sealed)
+    return codec._ciphers[key_id.decode()].decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], key_id)
 
 
 def test_a_case_s_payloads_come_back_as_they_went_in_and_smaller():
@@ -41,7 +41,8 @@ def test_a_case_s_payloads_come_back_as_they_went_in_and_smaller():
     form = SeriousIncidentForm.model_validate(example("serious-incident-form.json"))
     decisions = [DECISIONS[DecisionName(n)].model_validate(example(f"decisions/{n}.json")) for n in ("dsp_decision", "rapid_review_meeting_held")]
     (plain_form, *plain_decisions) = DATA_CONVERTER.payload_converter.to_payloads([form, *decisions])
-    for plain in (plain_form, *plain_decisions):
+    (summary,) = DATA_CONVERTER.payload_converter.to_payloads(["Calendar: dsp_meeting clock from 2026-11-27"])
+    for plain in (plain_form, *plain_decisions, summary):
         sealed = codec.encrypt(plain)
         assert codec.decrypt(sealed) == plain
         inside = sealed_plaintext(codec, sealed)
@@ -49,12 +50,12 @@ def test_a_case_s_payloads_come_back_as_they_went_in_and_smaller():
         assert len(inside) < 0.75 * len(plain.SerializeToString())
 
 
-def test_a_payload_sealed_before_compression_reads_as_it_did():
+def test_a_payload_sealed_before_compression_and_the_key_id_s_move_reads_as_it_did():
     ring = new_keyring("k1")
     codec = EncryptionCodec(ring)
     plain = Payload(metadata={"encoding": b"json/plain"}, data=json.dumps(example("serious-incident-form.json")).encode())
     nonce = os.urandom(NONCE_BYTES)
-    # sealed as the codec did before this module: the serialized payload itself
+    # sealed as the codec did before issue 17: the serialized payload itself, the key id in the metadata
     old = Payload(
         metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k1"},
         data=nonce + codec._ciphers["k1"].encrypt(nonce, plain.SerializeToString(), b"k1"),
@@ -66,7 +67,7 @@ def test_what_compression_would_not_shrink_is_left_as_it_is():
     codec = EncryptionCodec(new_keyring("k1"))
     for plain in (
         Payload(metadata={"encoding": b"binary/plain"}, data=os.urandom(400)),  # nothing to share
-        Payload(metadata={"encoding": b"json/plain"}, data=b"16"),  # too short to pay
+        Payload(data=b"16"),  # too short to pay
         Payload(),  # nothing at all
     ):
         sealed = codec.encrypt(plain)
