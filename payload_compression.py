@@ -32,7 +32,7 @@ from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent / "config"
 # number: SHA-256 of config/payload-dictionary-<number>.bin (scripts/payload_dictionary.py writes it)
-DICTIONARIES = {1: "80f9c70ad5ee38812b9fba27cff8546453d3a9ab5ece0fd453c56f92dcce89c3"}
+DICTIONARIES = {1: "2fe9833c8c585db5dd7cbd5348820fbffa6fc24594008412bfd310dc6451b70f"}
 CURRENT = 1
 MARK = 0  # the first byte of a compressed plaintext; a serialized Payload never starts with it
 SMALLEST = 16  # bytes: below this, a payload is left as it is (its framing would not pay)

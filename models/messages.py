@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from models.case import Role
+from models.text import Public
 
 # Filled in by the activity for every message: from the case and the routing file.
 COMMON_FIELDS = frozenset({"case_id", "local_authority", "partnership", "partnership_name", "case_url"})
@@ -70,8 +71,10 @@ class Message(BaseModel):
         return list(self.to) + [role for role in self.also if role not in self.to]
 
     def describe(self) -> str:
-        """The send's summary in the Web UI: the docstring, with the message's fields filled in."""
-        return (type(self).__doc__ or self.template).format(**dict(self))
+        """The send's summary in the Web UI: the docstring, with the message's fields filled in. A
+        docstring of fixed words only is `Public` (models/text.py); one with a field may name an agency."""
+        text = type(self).__doc__ or self.template
+        return Public(text) if "{" not in text else text.format(**dict(self))
 
     def context(self) -> dict[str, str]:
         values = self.model_dump(mode="json", exclude=set(DELIVERY_FIELDS))

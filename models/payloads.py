@@ -18,9 +18,19 @@ from temporalio.converter import CompositePayloadConverter, DataConverter, Defau
 from temporalio.exceptions import ApplicationError
 
 from models.dates import describe_validation_error
+from models.text import Public
+
+
+PUBLIC = "public"  # the metadata of a payload codec.py leaves unencrypted: a `Public` summary
 
 
 class RefusingJSONPayloadConverter(PydanticJSONPlainPayloadConverter):
+    def to_payload(self, value: Any) -> Payload | None:
+        payload = super().to_payload(value)
+        if payload is not None and type(value) is Public:
+            payload.metadata[PUBLIC] = b"1"
+        return payload
+
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
         try:
             return super().from_payload(payload, type_hint)

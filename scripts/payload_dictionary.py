@@ -5,7 +5,8 @@ every value from a case taken out: what is left is field names and the protocol'
 
 Each JSON payload of every history in the folder is reduced to its skeleton: keys kept when they are
 identifiers (snake_case), strings kept only when they are identifiers (a stage, a template, a clock,
-an enum value), dates and times made one fixed date, numbers 0, lists cut to their first two items.
+an enum value) or fixed words of the code (`VOCABULARY`: the clocks' titles), dates and times made one
+fixed date, numbers 0, lists cut to their first two items.
 The distinct skeletons, most frequent last (DEFLATE reaches the end of a dictionary most cheaply), fill
 at most `SIZE` bytes. The file is written to config/payload-dictionary-NUMBER.bin and its SHA-256
 printed, for `DICTIONARIES` in payload_compression.py. A released dictionary is never rewritten:
@@ -27,6 +28,12 @@ from typing import Any
 from temporalio.api.common.v1 import Payload
 
 PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+
+from activities.deadlines import CLOCKS  # noqa: E402
+
+# Fixed words that payloads repeat and that are not identifiers: each clock's title and what it needs.
+VOCABULARY = frozenset(text for rule in CLOCKS.values() for text in (rule.title, rule.needed))
 SIZE = 8192  # bytes: more gained little on a journey's payloads, and cost time per payload
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,47}(/[a-z0-9_]{1,47})?")
 DATE = re.compile(r"\d{4}-\d\d-\d\d")
@@ -40,7 +47,7 @@ def skeleton(value: Any) -> Any:
     if isinstance(value, list):
         return [skeleton(v) for v in value[:2]]
     if isinstance(value, str):
-        if IDENTIFIER.fullmatch(value):
+        if IDENTIFIER.fullmatch(value) or value in VOCABULARY:
             return value
         if MOMENT.fullmatch(value):
             return "2000-01-01T00:00:00Z"

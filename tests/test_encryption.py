@@ -33,6 +33,8 @@ import tests.journey
 from codec import ENCODING, KEY_ID, EncryptionCodec, Keyring, KeyringError, new_keyring, sealed_under
 from models.case import CaseStatus, Stage
 from models.forms import SeriousIncidentForm
+from models.payloads import DATA_CONVERTER, PUBLIC
+from models.text import Public
 from tests.journey import Journey
 from tests.test_history import (
     JOURNEYS,
@@ -180,14 +182,25 @@ def local_activity_data(event) -> set[bytes]:
     return {payload.SerializeToString() for payload in marker.details["data"].payloads}
 
 
+def public_summary(event) -> set[bytes]:
+    """The event's Web UI summary when the workflow made it `Public` (models/text.py): left plain by the
+    codec, and only ever a summary (the marker walk finds nothing personal in the raw history)."""
+    summary = event.user_metadata.summary if event.HasField("user_metadata") else None
+    allowed = {summary.SerializeToString()} if summary is not None and PUBLIC in summary.metadata else set()
+    for payload, _ in payloads(event):
+        if PUBLIC in payload.metadata:
+            assert payload.SerializeToString() in allowed, f"event {event.event_id}: a public payload not a summary"
+    return allowed
+
+
 def encrypted_payloads(event) -> Iterator[Payload]:
     """Every payload of an event that the codec must have sealed: all but search attributes, the
-    core's patch markers and its local activities' bookkeeping."""
+    core's patch markers, its local activities' bookkeeping and public summaries."""
     if patch_marker(event):
         return
-    bookkeeping = local_activity_data(event)
+    plain = local_activity_data(event) | public_summary(event)
     for payload, searchable in payloads(event):
-        if not searchable and payload.SerializeToString() not in bookkeeping:
+        if not searchable and payload.SerializeToString() not in plain:
             yield payload
 
 
@@ -205,13 +218,14 @@ async def check_history(client: Client, handle: WorkflowHandle, markers: Markers
     assert not leaked, f"{handle.id}: markers in the raw history: {leaked}"
 
     counted, decoded = 0, []
+    assert any(public_summary(event) for event in history.events), "the clocks' summaries are public"
     for event in history.events:
         for payload in encrypted_payloads(event):
             counted += 1
             assert payload.metadata["encoding"] == ENCODING, f"{handle.id} event {event.event_id}: plain payload"
             assert set(payload.metadata) == {"encoding"}, "the payload's own metadata is encrypted too"
             decoded.append(codec.decrypt(payload).SerializeToString())
-    assert counted > 10
+    assert counted > 5
 
     # Decoded, the history is the case: its input the form, its result the case's final status.
     started = history.events[0].workflow_execution_started_event_attributes
@@ -354,6 +368,19 @@ def test_a_payload_is_sealed_under_its_key_id():
 
     # A payload written before encryption (the stored histories) passes through unchanged.
     assert codec.decrypt(plain) == plain
+
+
+def test_only_a_public_summary_travels_in_the_clear():
+    codec = EncryptionCodec(new_keyring("k1"))
+    public, same_text, decision = DATA_CONVERTER.payload_converter.to_payloads(
+        [Public("Calendar: dsp_meeting clock from 2026-11-27"), "Calendar: dsp_meeting clock from 2026-11-27",
+         {"rationale": "zqx-secret"}]
+    )
+    assert public.metadata[PUBLIC] == b"1" and codec.encrypt(public) == public
+    assert DATA_CONVERTER.payload_converter.from_payloads([public]) == ["Calendar: dsp_meeting clock from 2026-11-27"]
+    for sealed in (codec.encrypt(same_text), codec.encrypt(decision)):
+        assert sealed.metadata["encoding"] == ENCODING and PUBLIC not in sealed.metadata
+    assert codec.decrypt(codec.encrypt(same_text)) == same_text
 
 
 def test_key_material_is_never_in_an_error_or_a_repr():

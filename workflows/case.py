@@ -15,6 +15,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from activities.routing import look_up_partnership
     from models.case import (
         Attention,
@@ -179,7 +180,7 @@ class Case:
             look_up_partnership,
             self.local_authority,
             here=versions.changed(versions.ROUTING_HERE),
-            summary="Routing: the partnership serving this authority (¶2.5)",
+            summary=Public("Routing: the partnership serving this authority (¶2.5)"),
             timeout=ROUTING_TIMEOUT,
             retry_policy=CONFIGURATION,
         )

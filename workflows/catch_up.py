@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from models.case import FINAL_STAGES, DeadlineRecord, DeadlineStatus, MessageRecord, deadline_key
     from models.messages import EnteredAfterTheFact, Message
 
@@ -70,7 +71,7 @@ class CatchUp:
                 await workflow.wait_condition(
                     lambda: self.entered() != seen or self.case.stage in FINAL_STAGES,
                     timeout=QUIET,
-                    timeout_summary="Entered after the fact: summary",
+                    timeout_summary=Public("Entered after the fact: summary"),
                 )
             except asyncio.TimeoutError:
                 break

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.deadlines import compute_deadline
     from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
+    from models.text import Public
 
 from workflows.local_first import local_first
 from workflows.retries import CONFIGURATION
@@ -52,7 +53,7 @@ class Clocks:
             compute_deadline,
             DeadlineRequest(clock=clock, starts_on=starts_on, partnership=self.case.partnership, due_on=due_on),
             here=changed(CALENDAR_HERE),
-            summary=f"Calendar: {clock.value} clock from {starts_on}",
+            summary=Public(f"Calendar: {clock.value} clock from {starts_on}"),
             timeout=CALENDAR_TIMEOUT,
             retry_policy=CONFIGURATION,
         )
@@ -247,7 +248,8 @@ class Clocks:
                 await workflow.wait_condition(
                     lambda: record.status is not DeadlineStatus.OPEN or self.moves.get(key, 0) != moves,
                     timeout=delay,
-                    timeout_summary=summary,
+                    # the statute's clocks by their titles; one an agency's or a recommendation's names it
+                    timeout_summary=summary if record.subject else Public(summary),
                 )
             except asyncio.TimeoutError:
                 pass

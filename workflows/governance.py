@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from models.identity import PersonRole
     from models.case import CaseStatus, Clock, LocalReviewCommission, Role, Stage
     from models.decisions import ChairSignOff, Decision, ExecutiveDecision, ExecutiveReconsidered, NotificationSubmitted
@@ -91,7 +92,7 @@ class Governance(PanelOutcome):
                 signed_decisions=case.signed_decisions,
             ),
             id=local_review_id(case.case_id),
-            static_summary=f"Local Child Safeguarding Practice Review of case {case.case_id}",
+            static_summary=Public(f"Local Child Safeguarding Practice Review of case {case.case_id}"),
         )
 
     async def executive_corrected(self, decision: ExecutiveDecision) -> None:

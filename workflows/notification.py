@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from models.case import Clock, Deadline, Role, Stage
     from models.decisions import CaseClosed, ChallengeRaised, ChallengeResolved, DspDecision, LearningRequestOpened
     from models.decisions import NotificationSubmitted
@@ -141,7 +142,7 @@ class NotificationRoutes:
             await self.case.until(
                 lambda: moved_on() or self.learning_request_waiting(),
                 timeout=timeout,
-                timeout_summary=f"¶2.7 Usual time to challenge ends {ends_on}",
+                timeout_summary=Public(f"¶2.7 Usual time to challenge ends {ends_on}"),
             )
             if not self.learning_request_waiting():
                 return
@@ -171,7 +172,7 @@ class NotificationRoutes:
             form,
             id=child_id,
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            static_summary=f"Learning Request opened from case {case.case_id}",
+            static_summary=Public(f"Learning Request opened from case {case.case_id}"),
         )
         case.log("learning_request_opened", child_id)
         case.publish()

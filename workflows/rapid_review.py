@@ -19,6 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from activities.reports import render_rapid_review_report
     from models.case import Clock, Role, Stage, deadline_key
     from models.decisions import (
@@ -150,7 +151,7 @@ class RapidReview:
                 start_to_close_timeout=RENDER_TIMEOUT,
                 retry_policy=REPORTS,
                 cancellation_type=ABANDONED_WHEN_WITHDRAWN,
-                summary="¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else ""),
+                summary=Public("¶4.6 Render the Rapid Review report" + (" with the final decision" if signed else "")),
             )
         except ActivityError as error:
             if not (isinstance(error.cause, ApplicationError) and error.cause.type == "ReportInvalid"):

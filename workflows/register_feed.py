@@ -21,6 +21,7 @@ from temporalio import workflow
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from activities.register import record_events
     from models.case import CaseEvent, CaseKind, DeadlineChange, DeadlineStatus, MessageRecord, RegisterBatch
 
@@ -99,7 +100,7 @@ class RegisterFeed:
             record_events,
             batch,
             here=self.local,
-            summary=f"Case register: {len(batch.events)} event(s)",
+            summary=Public(f"Case register: {len(batch.events)} event(s)"),
             timeout=REGISTER_TIMEOUT,
             retry_policy=REGISTER,
             cancellation_type=ActivityCancellationType.TRY_CANCEL,  # as before local_first: the SDK's default

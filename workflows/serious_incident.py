@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from models.text import Public
     from models.case import CaseKind, CaseStatus, Clock, Deadline, Role, Stage
     from models.decisions import CaseClosed, ChallengeRaised, ChallengeResolved, DecisionRefused, DspDecision
     from models.decisions import LearningRequestOpened, NotificationSubmitted
@@ -146,7 +147,7 @@ class SeriousIncidentWorkflow(NotificationRoutes, CaseWorkflow):
             await case.until(
                 lambda: self.challenge is not None,
                 timeout=max(window.due_at - workflow.now(), timedelta(seconds=1)),
-                timeout_summary=f"¶2.7 Time to challenge ends {window.due_on}",
+                timeout_summary=Public(f"¶2.7 Time to challenge ends {window.due_on}"),
             )
         except asyncio.TimeoutError:
             case.close(f"Not notified: no challenge by {window.due_on}")
