@@ -8,8 +8,10 @@ and a deadline recomputed on replay would break every open case.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -18,9 +20,26 @@ from dateutil.relativedelta import relativedelta
 from models.dates import LONDON
 
 
+@cache
+def united_kingdom() -> type[holidays.HolidayBase]:
+    """The `holidays` package's calendar of the UK, loaded by itself. Anything imported from the package
+    `holidays.countries` (`holidays.country_holidays("GB")` included) first runs its `__init__`, which
+    imports all 250 countries: 8 MB in every worker for one calendar. The UK's module imports only the
+    library's shared parts, so it is loaded from its own file (not registered as the package's module);
+    tests/test_working_days.py checks it gives the bank holidays `holidays.country_holidays("GB",
+    subdiv="ENG")` gives, so a release that moves or splits it fails there."""
+    path = Path(holidays.__file__).parent / "countries" / "united_kingdom.py"
+    spec = importlib.util.spec_from_file_location("holidays.countries.united_kingdom", path)
+    assert spec is not None and spec.loader is not None, f"holidays {holidays.__version__}: no {path}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    calendar: type[holidays.HolidayBase] = module.UnitedKingdom
+    return calendar
+
+
 @lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
+    return frozenset(united_kingdom()(subdiv="ENG", years=year).keys())
 
 
 def is_bank_holiday(day: date) -> bool:

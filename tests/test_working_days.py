@@ -400,3 +400,28 @@ def test_at_london_time(day, clock, expected):
     result = at_london_time(day, clock)
     assert result == expected
     assert result.utcoffset() == timedelta(0), "returned in UTC"
+
+
+def test_the_uk_calendar_loaded_alone_gives_the_library_s_bank_holidays():
+    import holidays
+
+    from models.working_days import united_kingdom
+
+    years = range(2000, 2061)
+    alone = united_kingdom()(subdiv="ENG", years=years)
+    assert sorted(alone) == sorted(holidays.country_holidays("GB", subdiv="ENG", years=years))
+    assert date(2023, 5, 8) in alone  # a one-off (the Coronation): the library's own list, not a rule
+
+
+def test_a_working_day_is_worked_out_without_loading_the_other_countries():
+    # In a process of its own: the calendar loads the UK's module and none of the 249 others.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from datetime import date; from models.working_days import add_working_days; "
+        "assert add_working_days(date(2026, 12, 24), 1) == date(2026, 12, 29); "
+        "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", loaded
