@@ -91,8 +91,13 @@ def outbox_dir() -> Path:
 
 
 def private_folder(path: Path) -> Path:
-    """A folder owner-only (0700), with every missing parent created owner-only too."""
-    missing = [p for p in [path, *path.parents] if not p.exists()]
+    """A folder owner-only (0700), with every missing parent created owner-only too. A folder already
+    there is left as it is (one `stat`: every message and register write passes here)."""
+    missing: list[Path] = []
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing.append(folder)
     for folder in reversed(missing):
         try:
             folder.mkdir(mode=0o700)

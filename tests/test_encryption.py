@@ -475,3 +475,16 @@ async def test_the_outbox_reports_and_register_are_owner_only(journey, tmp_path)
     wrong = [f"{p}: {stat.S_IMODE(p.stat().st_mode):o}" for p in created
              if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)]
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_private_folder_is_made_owner_only_with_its_missing_parents_and_one_already_there_is_left_alone(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    made = settings.private_folder(shared / "outbox" / "case")
+    assert made.is_dir()
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (made, made.parent)] == [0o700, 0o700]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # there already: not the project's to change
+    made.chmod(0o750)  # an operator's choice on a folder already there is not undone by the next write
+    settings.private_folder(made)
+    assert stat.S_IMODE(made.stat().st_mode) == 0o750
