@@ -16,7 +16,6 @@ import hashlib
 import re
 import mimetypes
 import os
-import tempfile
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -146,19 +145,14 @@ def build_email(
 
 
 def deliver_once(path: Path, message: EmailMessage) -> bool:
-    """Write the message under its key unless it is there already; True if this call delivered it."""
-    settings.private_folder(path.parent)  # owner-only (the .eml itself is written 0600 by tempfile)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        handle.write(message.as_bytes(policy=EML_POLICY))
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Write the message under its key unless it is there already; True if this call delivered it.
+    Written 0600 in an owner-only folder, synced, then linked into place: a message already delivered is
+    never replaced, and a reader never sees half of one (settings.write_private)."""
     try:
-        os.link(handle.name, path)  # atomic, and refuses to replace a message already delivered
+        settings.write_private(path, message.as_bytes(policy=EML_POLICY), exclusive=True)
         return True
     except FileExistsError:
         return False
-    finally:
-        os.unlink(handle.name)
 
 
 async def send_by_smtp_once(path: Path, smtp: settings.Smtp, key: str) -> bool:
