@@ -13,10 +13,11 @@ is not kept in the memory of a process that runs for months.
 from __future__ import annotations
 
 import os
+import sqlite3
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
 import settings
@@ -31,14 +32,25 @@ def register_url() -> str:
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        # Owner-only: the folder 0700, the file created 0600 before SQLite opens it (its journal
-        # files take the database file's mode).
-        path = Path(url.removeprefix("sqlite:///"))
-        settings.private_folder(path.parent)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        path.chmod(0o600)  # a register created before this rule is tightened too
-    return create_engine(url, pool_pre_ping=True)
+    if not url.startswith("sqlite:///"):
+        return create_engine(url, pool_pre_ping=True)  # a server's connection may have gone while idle
+    # Owner-only: the folder 0700, the file created 0600 before SQLite opens it (its journal files take
+    # the database file's mode).
+    path = Path(url.removeprefix("sqlite:///"))
+    settings.private_folder(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)  # a register created before this rule is tightened too
+    engine = create_engine(url)  # a file: no connection to lose, so none pinged before each write
+    event.listen(engine, "connect", write_ahead_log)
+    return engine
+
+
+def write_ahead_log(connection: sqlite3.Connection, _record: object) -> None:
+    """SQLite's write-ahead log: a write is one append and one sync of the log, not a rollback journal
+    created, synced and deleted with the database synced besides; `synchronous` stays FULL, so a written
+    event survives a power cut as before; readers (the console) do not block the worker's writes."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")  # said, not left to how SQLite was built
 
 
 def engine() -> Engine:

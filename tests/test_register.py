@@ -31,6 +31,18 @@ def test_migrations_build_the_register_from_empty_and_run_again_harmlessly(regis
     assert {"cases", "events", "deadlines", "messages", "alembic_version"} <= tables
 
 
+def test_a_sqlite_register_writes_through_its_write_ahead_log_synced_at_every_commit_and_owner_only(tmp_path):
+    url = f"sqlite:///{tmp_path / 'register' / 'register.db'}"
+    migrate(url)
+    with engine_for(url).connect() as connection:
+        modes = [connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("journal_mode", "synchronous")]
+    assert modes == ["wal", 2]  # 2: FULL, a commit is on disk before the write returns
+    files = sorted(p.name for p in (tmp_path / "register").iterdir())
+    assert files == ["register.db", "register.db-shm", "register.db-wal"]
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "register").iterdir()} == {"0o600"}
+    engine_for(url).dispose()
+
+
 async def test_a_batch_written_twice_is_written_once(register_url, journey):
     migrate(register_url)
     today = await journey.today()
