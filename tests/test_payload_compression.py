@@ -63,6 +63,17 @@ def test_a_payload_sealed_before_compression_and_the_key_id_s_move_reads_as_it_d
     assert codec.decrypt(old) == plain
 
 
+def test_each_payload_is_the_stream_a_new_deflater_would_write_whatever_came_before_it():
+    payloads = [json.dumps(example(f"decisions/{name}.json")).encode() for name in ("dsp_decision", "notification_submitted", "dsp_decision")]
+    for serialized in payloads:  # the primed deflater is copied, never written to: no payload leaks into the next
+        fresh = zlib.compressobj(
+            payload_compression.LEVEL, zlib.DEFLATED, -payload_compression.WINDOW_BITS,
+            payload_compression.MEMORY_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary(payload_compression.CURRENT),
+        )
+        assert compress(serialized) == bytes((MARK, payload_compression.CURRENT)) + fresh.compress(serialized) + fresh.flush()
+        assert decompress(compress(serialized)) == serialized
+
+
 def test_what_compression_would_not_shrink_is_left_as_it_is():
     codec = EncryptionCodec(new_keyring("k1"))
     for plain in (
@@ -105,11 +116,13 @@ def test_a_changed_dictionary_file_is_refused(tmp_path, monkeypatch):
     (tmp_path / "payload-dictionary-1.bin").write_bytes(bytes(changed))
     monkeypatch.setattr(payload_compression, "FOLDER", tmp_path)
     dictionary.cache_clear()
+    payload_compression.primed.cache_clear()  # read once a process, as the dictionary is
     try:
         with pytest.raises(PayloadCompressionError, match="has been changed"):
             compress(b'{"case_id":"x"}' * 10)
     finally:
         dictionary.cache_clear()
+        payload_compression.primed.cache_clear()
 
 
 def texts(value) -> list[str]:
