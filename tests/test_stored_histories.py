@@ -19,7 +19,8 @@ from tests.test_history import REPLAYER
 
 STORED = Path(__file__).parent / "histories"
 # Top level: recorded from release 0.1 (before any change was patched); before-release-0.4/: from the
-# code every case started until release 0.4 ran, each change its own marker (workflows/versions.py).
+# code every case started until release 0.4 ran, each change its own marker (workflows/versions.py);
+# release-0.4/: from release 0.4 itself, its one marker for all the changes it folded in.
 # Each folder's trusted.json: the public key of the front door that signed its decisions, trusted here
 # as a worker that ran those cases trusts it (signing.py: a trusted-keys file only grows).
 HISTORIES = sorted(path for path in STORED.rglob("*.json") if path.name != "trusted.json")
@@ -46,9 +47,10 @@ JOURNEYS = {
 
 
 def test_a_history_is_stored_for_every_journey_from_each_release_still_running():
-    for folder in (STORED, STORED / "before-release-0.4"):
+    for folder in (STORED, STORED / "before-release-0.4", STORED / "release-0.4"):
         assert {path.stem for path in folder.glob("*.json")} >= JOURNEYS, folder.name
-    assert (STORED / "before-release-0.4" / "trusted.json").exists()  # its decisions are signed
+    for signed in ("before-release-0.4", "release-0.4"):
+        assert (STORED / signed / "trusted.json").exists()  # its decisions are signed
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(STORED).with_suffix("")) for p in HISTORIES])
