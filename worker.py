@@ -24,8 +24,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 import metrics
 import settings
 import signing
-from activities.deadlines import compute_deadline, working_days_from
-from activities.notifications import send_message
+from activities.deadlines import compute_deadline, compute_deadlines, working_days_from
+from activities.notifications import send_message, send_messages
 from activities.register import record_events
 from activities.reports import render_rapid_review_report
 from activities.routing import look_up_partnership
@@ -37,8 +37,10 @@ WORKFLOWS = [SeriousIncidentWorkflow, LearningRequestWorkflow, LocalReviewWorkfl
 ACTIVITIES = [
     look_up_partnership,
     compute_deadline,
+    compute_deadlines,
     working_days_from,
     send_message,
+    send_messages,
     render_rapid_review_report,
     record_events,
 ]

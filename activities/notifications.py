@@ -30,7 +30,7 @@ import settings
 from activities.documents import FORM_FILENAME, serious_incident_form_document
 from activities.files import case_folder, readable_document
 from activities.routing import RoutingConfig, load_routing
-from models.case import MessageRequest, Role, SentMessage, staff_case_id
+from models.case import MessageOutcome, MessageRequest, Role, SentMessage, staff_case_id
 
 
 # Reports are Word documents (the Panel template's format) or PDFs, whatever the machine's mime.types.
@@ -223,3 +223,22 @@ async def send_message(request: MessageRequest) -> SentMessage:
         sent = await send_by_smtp_once(path, smtp, request.key)
         activity.logger.info("message %s %s", request.key, "sent by SMTP" if sent else "already sent by SMTP")
     return SentMessage(key=request.key, to=to, path=str(path))
+
+
+@activity.defn
+async def send_messages(requests: list[MessageRequest]) -> list[MessageOutcome]:
+    """The messages of one step, in one activity (from release 0.5), each as `send_message` sends it:
+    once, under its own key. A message that cannot be sent as it is (a non-retryable error) is its
+    outcome and the others still go; what a retry can mend (the mail server away) fails the activity,
+    and its retry skips what was already delivered and sent."""
+    outcomes = []
+    for request in requests:
+        try:
+            sent = await send_message(request)
+        except ApplicationError as error:
+            if not error.non_retryable:
+                raise
+            outcomes.append(MessageOutcome(key=request.key, refused=error.type, reason=error.message))
+            continue
+        outcomes.append(MessageOutcome(key=sent.key, to=sent.to, path=sent.path))
+    return outcomes

@@ -201,6 +201,17 @@ class SentMessage(BaseModel):
     path: str
 
 
+class MessageOutcome(Compact):
+    """How one message of those sent together went (activities.notifications.send_messages): sent (`to`,
+    `path`), or not sent for a reason a retry cannot mend (`refused`: the error's type, and its `reason`)."""
+
+    key: str
+    to: list[str] = Field(default_factory=list)
+    path: str | None = None
+    refused: str | None = None
+    reason: str | None = None
+
+
 class Routing(BaseModel):
     """What a case needs to know of its partnership, read from the routing file by an activity."""
 

@@ -19,7 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 import worker
-from activities.deadlines import compute_deadline
+from activities.deadlines import compute_deadline, compute_deadlines
 from models.case import Clock, Deadline, DeadlineRequest
 from tests.journey import Journey, local_activities, serious_incident_form
 
@@ -266,23 +266,33 @@ async def test_a_clock_of_its_own_reminder_policy(tmp_path, monkeypatch):
     assert dsp.reminders_at == [utc(2025, 12, 24, 9), utc(2025, 12, 29, 9)]
 
 
+async def test_clocks_computed_together_are_each_what_it_is_alone():
+    requests = [
+        DeadlineRequest(clock=Clock.DSP_MEETING, starts_on=date(2025, 12, 19), partnership="HSSCP"),
+        DeadlineRequest(clock=Clock.PANEL_NOTIFICATION, starts_on=date(2025, 12, 17), partnership="STSCP"),
+    ]
+    together = await ActivityEnvironment().run(compute_deadlines, requests)
+    assert together == [await ActivityEnvironment().run(compute_deadline, r) for r in requests]
+    assert [d.clock for d in together] == [Clock.DSP_MEETING, Clock.PANEL_NOTIFICATION]
+
+
 # ---- in the workflow task, else by the server (workflows/clocks.py, `Clocks.compute`) ------------------
 
 
 async def test_a_calendar_that_cannot_answer_in_the_workflow_task_is_asked_by_the_server_until_it_can(env, outbox):
-    """From release 0.4 a case computes its deadlines by a local activity; a calendar that fails every
-    local attempt (the routing file being mended) is asked again by the server's activity, and the
-    clocks are set once it answers."""
-    failures = {"left": 10}  # both clocks, more than their local attempts (workflows/local_first.py, HERE: 4 each)
+    """From release 0.4 a case computes its deadlines by a local activity (from 0.5 the form's two clocks
+    by one); a calendar that fails every local attempt (the routing file being mended) is asked again by
+    the server's activity, and the clocks are set once it answers."""
+    failures = {"left": 6}  # more than the local attempts (workflows/local_first.py, HERE: 4)
 
-    @activity.defn(name="compute_deadline")
-    async def calendar_being_mended(request: DeadlineRequest) -> Deadline:
+    @activity.defn(name="compute_deadlines")
+    async def calendar_being_mended(requests: list[DeadlineRequest]) -> list[Deadline]:
         if failures["left"] > 0:
             failures["left"] -= 1
             raise ApplicationError("the routing file is being edited")
-        return await compute_deadline(request)
+        return await compute_deadlines(requests)
 
-    activities = [calendar_being_mended if a is compute_deadline else a for a in worker.ACTIVITIES]
+    activities = [calendar_being_mended if a is compute_deadlines else a for a in worker.ACTIVITIES]
     task_queue = f"test-{uuid.uuid4()}"
     async with Worker(
         env.client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=activities, workflow_runner=worker.RUNNER
@@ -293,27 +303,29 @@ async def test_a_calendar_that_cannot_answer_in_the_workflow_task_is_asked_by_th
         status = await journey.wait_for(handle, lambda s: len(s.deadlines) == 2, attempts=600)
     assert {d.key for d in status.deadlines} == {Clock.DSP_MEETING, Clock.PANEL_NOTIFICATION}
     history = [e async for e in handle.fetch_history_events()]
-    # the two clocks' local attempts are kept as markers; what they could not compute went to the server
-    assert len(local_activities(history, "compute_deadline")) == 2
+    # the clocks' local attempts are kept as one marker; what they could not compute went to the server
+    assert len(local_activities(history, "compute_deadlines")) == 1
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
-    assert "compute_deadline" in scheduled
+    assert "compute_deadlines" in scheduled
     assert failures["left"] == 0
 
 
-async def test_a_case_from_release_0_4_computes_its_deadlines_in_its_workflow_tasks(journey):
+async def test_a_case_computes_its_deadlines_in_its_workflow_tasks_the_form_s_two_clocks_by_one_activity(journey):
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today))
     await journey.decide(handle, "dsp_decision", meeting_held_on=today)
     await journey.decide(handle, "notification_submitted", submitted_on=today)
     status = await journey.wait_for(handle, lambda s: len(s.deadlines) == 3)
     history = [e async for e in handle.fetch_history_events()]
-    assert len(local_activities(history, "compute_deadline")) == 3 == len(status.deadlines)
+    assert len(local_activities(history, "compute_deadlines")) == 1  # the DSP meeting's and the notification's
+    assert len(local_activities(history, "compute_deadline")) == 1  # the Rapid Review's, set later
+    assert len(status.deadlines) == 3
     assert not [
         e for e in history
         if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "compute_deadline"
+        and e.activity_task_scheduled_event_attributes.activity_type.name.startswith("compute_deadline")
     ]

@@ -414,6 +414,11 @@ async def test_every_timer_and_activity_has_a_summary_naming_the_protocol(journe
             template = activity_input(event)["template"]
             # A message not in the table (a later stage's) names its paragraph at least.
             assert MESSAGE_SUMMARIES.get(template, "¶") in said, f"{template}: {said!r}"
+        elif kind == "send_messages":  # a step's messages together (release 0.5): each one's summary, in order
+            templates = [request["template"] for request in activity_input(event)]
+            parts = said.split("; ")
+            assert len(parts) == len(templates) > 1, said
+            assert all(MESSAGE_SUMMARIES.get(t, "¶") in part for t, part in zip(templates, parts)), said
         elif kind == "compute_deadline":
             clock = activity_input(event)["clock"]
             assert said.startswith("Calendar: ") and clock in said, said
@@ -432,11 +437,13 @@ async def test_the_statutory_steps_read_like_the_protocol_in_the_timeline(journe
     handle = await missed_then_withdrawn(journey)
     history = await handle.fetch_history()
     # the activities the server runs, and those the worker runs in its workflow tasks (a marker each)
+    # (the messages of one step sent together, from release 0.5, are one activity: each its own step here)
     activities = [
-        summary(e)
+        step
         for e in events(history, E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, E.EVENT_TYPE_MARKER_RECORDED)
         if e.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         or e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        for step in summary(e).split("; ")
     ]
     timers = [summary(e) for e in events(history, E.EVENT_TYPE_TIMER_STARTED)]
     assert "¶2.6 Forward the form to the LA Serious Incident Notifier" in activities

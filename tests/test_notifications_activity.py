@@ -35,7 +35,8 @@ from activities.documents import (
     serious_incident_form_document,
     table,
 )
-from activities.notifications import send_message
+from activities.notifications import send_message, send_messages
+import settings
 from activities.routing import load_routing
 from models.case import MessageRequest, Role, SentMessage
 from models.messages import COMMON_FIELDS, DELIVERY_FIELDS, MESSAGES, AgencyRequest, DeadlineMessage, Message, Numbered
@@ -232,6 +233,36 @@ async def test_referrer_without_an_address_is_an_error_and_nothing_is_sent(outbo
     assert "rationale_to_referrer" in str(caught.value)
     assert (caught.value.type, caught.value.non_retryable) == ("RoutingError", True)
     assert files_in(outbox) == []
+
+
+async def test_messages_sent_together_go_each_once_and_one_that_cannot_go_keeps_none_of_the_others_back(outbox):
+    """`send_messages` (a step's messages, one activity from release 0.5): each as `send_message` sends
+    it; one refused for good is its outcome, with its reason; run again (a retry), nothing goes twice."""
+    together = [
+        request(step="reminder/dsp_meeting/1", context=REMINDER_CONTEXT),
+        request("rationale_to_referrer", [Role.REFERRER, Role.BUSINESS_UNIT], RATIONALE_CONTEXT, step="rationale", referrer_email=None),
+        request(step="reminder/dsp_meeting/2", context=REMINDER_CONTEXT),
+    ]
+    outcomes = await ActivityEnvironment().run(send_messages, together)
+    assert [(o.key, o.refused) for o in outcomes] == [(r.key, None) for r in together[:1]] + [
+        (together[1].key, "RoutingError"), (together[2].key, None)
+    ]
+    assert "rationale_to_referrer" in (outcomes[1].reason or "") and outcomes[1].path is None
+    assert outcomes[0].to and outcomes[2].to
+    assert sorted(p.name for p in files_in(outbox)) == ["reminder--dsp_meeting--1.eml", "reminder--dsp_meeting--2.eml"]
+    again = await ActivityEnvironment().run(send_messages, together)
+    assert again == outcomes and len(files_in(outbox)) == 2
+
+
+async def test_messages_sent_together_fail_whole_on_what_a_retry_can_mend(outbox, monkeypatch):
+    """What a retry can mend (a full disk, the mail server away) is not an outcome: the activity fails, and
+    its retry sends every message not yet gone."""
+    def disk_full(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(settings, "write_private", disk_full)
+    with pytest.raises(OSError):
+        await ActivityEnvironment().run(send_messages, [request(context=REMINDER_CONTEXT)])
 
 
 async def test_a_missing_template_variable_is_an_error_and_nothing_is_sent(outbox):

@@ -51,6 +51,27 @@ async def test_a_new_case_records_the_release_once_and_no_change_of_its_own(jour
     assert (await REPLAYER.replay_workflow(history, raise_on_replay_failure=True)).replay_failure is None
 
 
+def test_each_release_folds_in_all_that_the_ones_before_it_did():
+    """`changed()` asks the releases newest first and stops at the first that folded the change in: a case
+    of an older release must never be asked a newer release it did not record, nor a newer case an older
+    one (asked for the first time while the case runs, it would be recorded then)."""
+    releases = list(versions.RELEASES.values())
+    assert all(newer > older for newer, older in zip(releases, releases[1:]))
+    assert versions.RELEASE == "release-0.5"
+
+
+def test_a_case_of_release_0_4_answers_each_change_by_its_release_and_takes_none_of_0_5():
+    """The histories stored from release 0.4 recorded its marker alone, and sent the form's messages one
+    activity each: they replay (tests/test_stored_histories.py) down the branches 0.4 took."""
+    folder = Path(__file__).parent / "histories" / "release-0.4"
+    for path in sorted(p for p in folder.glob("*.json") if p.name != "trusted.json"):
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        history = WorkflowHistory.from_json(stored["workflow_id"], stored["history"])
+        assert patch_ids(history)[:1] == ["release-0.4"], path.name
+        kinds = {e.activity_task_scheduled_event_attributes.activity_type.name for e in events(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)}
+        assert "send_messages" not in kinds, path.name
+
+
 def test_a_stored_history_from_before_the_release_answers_each_change_by_its_own_marker():
     """The old branches stay proven until they are removed: the histories stored from before the release
     wrote the changes' own markers, and replay (tests/test_stored_histories.py)."""
@@ -59,7 +80,7 @@ def test_a_stored_history_from_before_the_release_answers_each_change_by_its_own
         stored = json.loads(path.read_text(encoding="utf-8"))
         ids = patch_ids(WorkflowHistory.from_json(stored["workflow_id"], stored["history"]))
         if versions.RELEASE not in ids:
-            assert set(ids) <= versions.IN_RELEASE, f"{path.name}: a change the release does not know"
+            assert set(ids) <= versions.IN_RELEASE_0_4, f"{path.name}: a change the release does not know"
             before.append(set(ids))
     assert len(before) == len(HISTORIES) > 0
     # a case from before the release wrote the markers of the changes its journey reached

@@ -116,6 +116,9 @@ class Case:
     async def send(self, message: Message) -> MessageRecord:
         return await self.messenger.send(message)
 
+    async def send_together(self, *messages: Message) -> list[MessageRecord]:
+        return await self.messenger.send_together(*messages)
+
     def publish(self) -> None:
         """Note a new stage for the register, and show the case in the Web UI."""
         if self.logged_stage is not self.stage:

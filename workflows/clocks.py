@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.deadlines import compute_deadline
+    from activities.deadlines import compute_deadline, compute_deadlines
     from models.case import Clock, Deadline, DeadlineRecord, DeadlineRequest, DeadlineStatus, Role, deadline_key
     from models.messages import DeadlineEscalation, DeadlineReminder, PublicUntilReached, slug
     from models.text import Public
 
 from workflows.local_first import local_first
 from workflows.retries import CONFIGURATION
-from workflows.versions import AFTER_THE_FACT, CALENDAR_HERE, changed
+from workflows.versions import AFTER_THE_FACT, CALENDAR_HERE, CLOCKS_TOGETHER, changed
 
 if TYPE_CHECKING:
     from workflows.case import Case
@@ -68,10 +68,28 @@ class Clocks:
         self.set(clock, deadline, watch, subject)
         return deadline
 
+    async def compute_together(self, clocks: list[tuple[Clock, date]]) -> list[Deadline]:
+        """Several deadlines by the calendar in one activity (from release 0.5): one marker in the history,
+        not one a clock; as `compute`, in the case's own workflow task first."""
+        assert self.case.partnership is not None, "look up the partnership first"
+        partnership = self.case.partnership
+        deadlines: list[Deadline] = await local_first(
+            compute_deadlines,
+            [DeadlineRequest(clock=clock, starts_on=starts_on, partnership=partnership) for clock, starts_on in clocks],
+            here=changed(CALENDAR_HERE),
+            summary=Public("Calendar: " + ", ".join(f"{clock.value} clock from {starts_on}" for clock, starts_on in clocks)),
+            timeout=CALENDAR_TIMEOUT,
+            retry_policy=CONFIGURATION,
+        )
+        return deadlines
+
     async def start_together(self, *clocks: tuple[Clock, date, Watch]) -> list[Deadline]:
-        """Start several statutory clocks: computed at once (their activities in one workflow task), then
-        set in the order given, as `start` one after the other would set them."""
-        deadlines = await asyncio.gather(*(self.compute(clock, starts_on) for clock, starts_on, _ in clocks))
+        """Start several statutory clocks: computed at once (one activity from release 0.5; before, theirs
+        in one workflow task), then set in the order given, as `start` one after the other would set them."""
+        if changed(CLOCKS_TOGETHER):
+            deadlines = await self.compute_together([(clock, starts_on) for clock, starts_on, _ in clocks])
+        else:
+            deadlines = await asyncio.gather(*(self.compute(clock, starts_on) for clock, starts_on, _ in clocks))
         for (clock, _, watch), deadline in zip(clocks, deadlines):
             self.set(clock, deadline, watch)
         return list(deadlines)

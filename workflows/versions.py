@@ -5,21 +5,22 @@ code runs only for a case that took the change, its old code stays on the other 
 did not (README, "Changing a workflow"). Until release 0.4 each change was its own `workflow.patched`
 marker, written into every new case's history when the case first reached it: a marker and a
 `TemporalChangeVersion` search attribute upsert each, eleven of them, about 2.4 KB of a case's history
-(issue 17). A case started from release 0.4 writes one marker, `RELEASE`, as its first command, and takes
-every change of `IN_RELEASE` without a marker of its own; a case started before keeps answering each
-change by the marker it wrote (or did not) when it ran.
+(issue 17). A case started from release 0.4 writes one marker, its release, as its first command, and
+takes every change that release folded in without a marker of its own; a case started before keeps
+answering each change by the marker it wrote (or did not) when it ran.
 
-A change made after this release is a new id below, guarded by `changed()` like the others, not in
-`IN_RELEASE`: it writes its own marker until the next release folds it in. Once no case started before a
-release is still open (search the Web UI: `TemporalChangeVersion` names the release), the old branches
-of what that release folded in can be removed.
+A change made after this release is a new id below, guarded by `changed()` like the others, not in a
+release: it writes its own marker until the next release folds it in. A release folds in all that the
+ones before it did (`RELEASES`, newest first); a case records the newest when it starts, and a case
+replayed answers by the one it recorded. Once no case started before a release is still open (search the
+Web UI: `TemporalChangeVersion` names the release), the old branches of what that release folded in can
+be removed.
 """
 
 from __future__ import annotations
 
 from temporalio import workflow
 
-RELEASE = "release-0.4"  # every case from this release takes each change of IN_RELEASE
 
 # ---- the changes, each with the release or issue that made it ----------------------------------------
 SIGNED_DECISIONS = "signed-decisions"  # 0.2: a case takes only signed decisions
@@ -36,7 +37,10 @@ LOCAL_ACTIVITY = "register-local-activity"  # issue 17: register batches by a lo
 CALENDAR_HERE = "calendar-local-activity"  # issue 17: deadlines computed by a local activity
 ROUTING_HERE = "routing-local-activity"  # issue 17: the partnership looked up by a local activity
 
-IN_RELEASE = frozenset(
+MESSAGES_TOGETHER = "messages-together"  # 0.5: messages of one step sent by one activity
+CLOCKS_TOGETHER = "clocks-together"  # 0.5: clocks started together computed by one local activity
+
+IN_RELEASE_0_4 = frozenset(
     {
         SIGNED_DECISIONS,
         WITHDRAWAL_ENDS_ANY_STEP,
@@ -53,17 +57,27 @@ IN_RELEASE = frozenset(
         ROUTING_HERE,
     }
 )
+IN_RELEASE_0_5 = IN_RELEASE_0_4 | {MESSAGES_TOGETHER, CLOCKS_TOGETHER}
+
+# Newest first: each release, and every change a case that recorded it takes without a marker of its own.
+RELEASES = {"release-0.5": IN_RELEASE_0_5, "release-0.4": IN_RELEASE_0_4}
+RELEASE = next(iter(RELEASES))  # what a new case records
 
 
 def open_release() -> None:
-    """The case's first command: a new case records `RELEASE`; replayed, an older case finds no marker
-    and answers each change by its own (the SDK keeps the answer for the rest of the run)."""
-    workflow.patched(RELEASE)
+    """The case's first command: a new case records `RELEASE`; replayed, a case finds the release it
+    recorded (none before 0.4) and answers each change by it or by its own marker. Every release is asked
+    here, newest first, until one is found, so that the SDK keeps each answer for the rest of the run and
+    `changed()` never asks a release for the first time later (which would record it then)."""
+    for release in RELEASES:
+        if workflow.patched(release):
+            return
 
 
 def changed(change_id: str) -> bool:
-    """Whether this case takes the change: every case from `RELEASE` takes those the release folded in;
-    any other case, a change it took when it ran (its marker), or takes now for the first time."""
-    if change_id in IN_RELEASE and workflow.patched(RELEASE):
-        return True
+    """Whether this case takes the change: a case from a release takes those the release folded in; any
+    other, a change it took when it ran (its marker), or takes now for the first time."""
+    for release, folded in RELEASES.items():
+        if change_id in folded and workflow.patched(release):
+            return True
     return workflow.patched(change_id)
