@@ -114,8 +114,3 @@ SAFEGUARDING_DATA_DIR="$data" TEMPORAL_ADDRESS="127.0.0.1:$port" SAFEGUARDING_CO
 console=$!
 echo "Staff console: $console_url (add an account: .venv/bin/python starter.py users add EMAIL --partnership HSSCP --role business_unit)"
 wait -n  # the console, the worker, the codec server or the dev server stopped: stop the others too (EXIT trap)
-# Ctrl-C reaches the console and the worker too, which stop on it: on a busy machine `wait -n` can return
-# for one of them before this shell has run its INT trap (seen once: run.sh exited 0, not 130). A trap still
-# pending runs before the next command, so there is one (ending the script at `wait -n` would skip it).
-status=$?
-exit "$status"

@@ -91,6 +91,10 @@ def test_run_sh_from_a_fresh_clone_starts_then_stops_the_worker_before_the_serve
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal's foreground job
+            # Ctrl-C as a terminal delivers it: to a shell whose SIGINT is not ignored. A test run started
+            # in the background (`pytest &` from a script) ignores SIGINT, and a shell that inherits the
+            # ignored signal can trap nothing (run.sh then exited 0 after its children stopped on their own).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         deadline = time.monotonic() + 300  # installs the project into the clone's .venv first
