@@ -137,6 +137,36 @@ async def test_a_permanent_refusal_is_recorded_and_the_business_unit_told(journe
     assert mail_server.by_id()[refused.key] == 1
 
 
+async def test_the_form_s_messages_go_together_and_one_refused_keeps_none_of_the_others_back(journey, mail_server, tmp_path, monkeypatch):
+    """Release 0.5: the form's three messages by one activity; the mail server refuses the scrutineer's
+    address for good: that message is refused and the Business Unit told, the other two are sent, each once."""
+    routing = json.loads((Path(__file__).resolve().parents[1] / "config" / "routing.json").read_text(encoding="utf-8"))
+    routing["partnerships"]["HSSCP"]["independent_scrutineer"] = "refuse.scrutineer@example.org"
+    (tmp_path / "routing.json").write_text(json.dumps(routing), encoding="utf-8")
+    monkeypatch.setenv("SAFEGUARDING_ROUTING_FILE", str(tmp_path / "routing.json"))
+    mail_server.controller.start()
+    today = await journey.today()
+    handle = await journey.start_serious_incident(serious_incident_form(today))
+    status = await journey.wait_for(
+        handle, lambda s: any(m.template == "delivery_refused" and m.status == "sent" for m in s.messages)
+    )
+    by_template = {m.template: m.status for m in status.messages}
+    assert by_template == {
+        "new_serious_incident_form": "sent",
+        "dsp_meeting_invitation": "refused",
+        "dsp_meeting_call": "sent",
+        "delivery_refused": "sent",
+    }
+    history = await handle.fetch_history()
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == ["send_messages", "send_message"]  # the form's three together, then the notice
+    refused = next(m.key for m in status.messages if m.status == "refused")
+    await arrived(mail_server, {m.key for m in status.messages} - {refused})  # its one recipient refused
+    assert refused not in mail_server.by_id()
+    assert all(count == 1 for count in mail_server.by_id().values()), mail_server.by_id()
+
+
 async def test_a_reminder_policy_changed_while_a_case_is_open(journey, tmp_path, monkeypatch):
     today = await journey.today()
     handle = await journey.start_serious_incident(serious_incident_form(today))
