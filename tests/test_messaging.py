@@ -8,11 +8,16 @@ import asyncio
 import uuid
 from datetime import date
 
-from temporalio import workflow
+from temporalio import activity, workflow
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 import worker
+from activities.notifications import send_messages
+from models.case import MessageOutcome, MessageRequest
+from tests.journey import Journey, serious_incident_form
 from models.case import CaseKind, CaseStatus, Stage
 from models.forms import LocalAuthority
 from models.messages import CaseWithdrawnNotice
@@ -68,3 +73,28 @@ async def test_a_second_message_under_a_used_key_fails_the_workflow_task(env, ou
         assert len(sends) == 1  # the first notice went; the second was never scheduled
         assert len(list((outbox / handle.id).glob("*.eml"))) == 1
         await handle.terminate("test over")
+
+
+async def test_a_message_sent_together_failing_for_a_reason_no_message_error_names_fails_the_case_as_alone(env, outbox):
+    """`send` lets an error that is not one of a message's (MESSAGE_ERRORS), e.g. a document outside the
+    case's folders, fail the case; a message of the form's, sent together (release 0.5), does the same."""
+    @activity.defn(name="send_messages")
+    async def second_one_refused(requests: list[MessageRequest]) -> list[MessageOutcome]:
+        return [
+            MessageOutcome(key=r.key, refused="InvalidCase", reason="not a case id") if i == 1 else MessageOutcome(key=r.key, to=["x@example.org"])
+            for i, r in enumerate(requests)
+        ]
+
+    task_queue = f"test-{uuid.uuid4()}"
+    activities = [second_one_refused if a is send_messages else a for a in worker.ACTIVITIES]
+    async with Worker(env.client, task_queue=task_queue, workflows=worker.WORKFLOWS, activities=activities, workflow_runner=worker.RUNNER):
+        journey = Journey(env, task_queue, outbox)
+        handle = await journey.start_serious_incident(serious_incident_form(await journey.today()))
+        try:
+            await asyncio.wait_for(handle.result(), timeout=60)  # a case that went on would wait for its DSPs
+        except WorkflowFailureError as failure:
+            cause = failure.cause
+        else:
+            raise AssertionError("the case went on")
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidCase" and cause.non_retryable
+    assert cause.message == "message dsp_meeting_invitation: InvalidCase"  # no case value in it

@@ -93,10 +93,11 @@ class Messenger:
     async def send_together(self, *messages: Message) -> list[MessageRecord]:
         """The messages of one step by one activity (from release 0.5): each still once, under its own key,
         with its own record; one refused does not keep the others back."""
-        prepared = [(message, *self.prepare(message)) for message in messages]
-        to_send = [(message, record, request) for message, record, request in prepared if request is not None]
+        prepared = [self.prepare(message) for message in messages]
+        records = [record for record, _ in prepared]
+        to_send = [(message, record, request) for message, (record, request) in zip(messages, prepared) if request]
         if not to_send:
-            return [record for _, record, _ in prepared]
+            return records
         summaries = [message.describe() for message, _, _ in to_send]
         joined = "; ".join(summaries)
         try:
@@ -119,7 +120,7 @@ class Messenger:
                 await self.not_sent(record, ApplicationError(outcome.reason or outcome.refused, type=outcome.refused))
             else:  # as `send` lets such an error fail the case
                 raise ApplicationError(f"message {record.template}: {outcome.refused}", type=outcome.refused, non_retryable=True)
-        return [record for _, record, _ in prepared]
+        return records
 
     def sent(self, record: MessageRecord, to: list[str]) -> None:
         record.to = to
