@@ -78,6 +78,7 @@ def quoted(value: str) -> str:
 
 
 RUNNING = 'ExecutionStatus = "Running"'
+COUNT_TIMEOUT = 60.0  # seconds one count of every case may take before it is given up and `up` shows 0
 
 
 class CaseGauges:
@@ -85,9 +86,12 @@ class CaseGauges:
 
     A label set seen once and not found at a later count is set to 0, never left at its old value."""
 
-    def __init__(self, client: Client, meter: MetricMeter, register_url: str | None = None) -> None:
+    def __init__(
+        self, client: Client, meter: MetricMeter, register_url: str | None = None, timeout: float = COUNT_TIMEOUT
+    ) -> None:
         self.client = client
         self.register_url = register_url
+        self.timeout = timeout
         self.gauges = {
             "open": meter.create_gauge("safeguarding_open_cases", "Open cases (running workflows) by stage and partnership"),
             "due": meter.create_gauge(
@@ -122,7 +126,9 @@ class CaseGauges:
         if total:
             for name in names:
                 counts[name] = await self.count(f"{RUNNING} AND {condition} AND Partnership = {quoted(name)}")
-        counts[UNKNOWN] = total - sum(counts.values())
+        # Each count is a query of its own and cases go on moving between them: a case that came to
+        # match after the total was counted is in its partnership's count and not in the total.
+        counts[UNKNOWN] = max(0, total - sum(counts.values()))
         return counts
 
     async def visibility(self) -> dict[str, dict[tuple[tuple[str, str], ...], int]]:
@@ -172,17 +178,19 @@ class CaseGauges:
             gauge.with_additional_attributes(dict(labels)).set(value)
         self.seen[name] |= set(values)
 
+    async def count_all(self) -> dict[str, dict[tuple[tuple[str, str], ...], int]]:
+        return await self.visibility() | await asyncio.to_thread(self.register)
+
     async def refresh(self) -> bool:
-        """Count everything once and publish it; False (and `up` 0) if a count failed."""
+        """Count everything once and publish it; False (and `up` 0) if counting or publishing failed or
+        took longer than `timeout`. Nothing escapes: an error here must never end the counting."""
         try:
-            figures = await self.visibility()
-            figures |= await asyncio.to_thread(self.register)
-        except Exception as error:  # noqa: BLE001 - the metrics must never stop the worker
+            for name, values in (await asyncio.wait_for(self.count_all(), self.timeout)).items():
+                self.publish(name, values)
+        except Exception as error:  # noqa: BLE001 - the metrics must never stop the worker, nor themselves
             log.warning("case metrics: count failed (%s: %s)", type(error).__name__, error)
             self.gauges["up"].set(0)
             return False
-        for name, values in figures.items():
-            self.publish(name, values)
         self.gauges["up"].set(1)
         self.gauges["refreshed"].set(int(time.time()))
         return True

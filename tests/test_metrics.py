@@ -10,12 +10,14 @@ import shutil
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from temporalio.testing import WorkflowEnvironment
 
+import metrics
 import settings
 from models.case import CaseStatus, DeadlineStatus
 from models.dates import london_today
@@ -186,3 +188,80 @@ async def test_metrics_expose_the_sdk_and_the_cases(dev_server, metered_worker):
     # Every metric deploy/'s alert rules and dashboard use is one this worker really exports.
     missing = referenced_metrics() - exported_families(metered_worker)
     assert not missing, f"deploy/ uses metrics the worker does not export: {missing}"
+
+
+class Visibility:
+    """A stand-in for the client's `count_workflows`, answering each query from `answer(query)`."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.queries: list[str] = []
+
+    async def count_workflows(self, query: str) -> SimpleNamespace:
+        self.queries.append(query)
+        return SimpleNamespace(count=await self.answer(query))
+
+
+@pytest.fixture
+def gauges_on_a_page(tmp_path):
+    """CaseGauges on a real SDK runtime serving /metrics on loopback, the register an empty SQLite file."""
+    register = f"sqlite:///{tmp_path / 'register.db'}"
+    migrate(register)
+    address = f"127.0.0.1:{free_port()}"
+    runtime = metrics.runtime(address)  # serves /metrics for as long as it is referenced
+
+    def make(answer, timeout: float = metrics.COUNT_TIMEOUT) -> metrics.CaseGauges:
+        return metrics.CaseGauges(Visibility(answer), runtime.metric_meter, register, timeout=timeout)  # type: ignore[arg-type]
+
+    yield make, address
+    del runtime
+
+
+async def test_a_case_moving_between_two_counts_never_makes_a_negative_count(gauges_on_a_page):
+    """The total is one query, each partnership's count another: a case whose deadline came into the week
+    between them is counted by its partnership and not by the total. The CI run of 2026-11-27 saw it: the
+    partnerships' counts (1 + 1) outran the total (1), the SDK refused the `unknown` gauge's -1, and the
+    exception ended the counting for good, `up` never set."""
+    make, address = gauges_on_a_page
+
+    async def moving(query: str) -> int:
+        if "NextDeadline" not in query:
+            return 0
+        return 1 if "Partnership" not in query or '"HSSCP"' in query or '"STSCP"' in query else 0
+
+    gauges = make(moving)
+    assert await gauges.refresh()
+    page = scrape(address)
+    assert page["safeguarding_deadlines_due_within_week"] == {
+        (("partnership", "HSSCP"),): 1, (("partnership", "STSCP"),): 1, (("partnership", "unknown"),): 0
+    }
+    assert page["safeguarding_case_metrics_up"] == {(): 1}
+
+
+async def test_a_count_that_fails_or_hangs_shows_down_and_the_next_count_goes_on(gauges_on_a_page):
+    make, address = gauges_on_a_page
+    outage = {"mode": "fails"}
+
+    async def flaky(query: str) -> int:
+        if outage["mode"] == "fails":
+            raise RuntimeError("visibility unavailable")
+        if outage["mode"] == "hangs":
+            await asyncio.sleep(3600)
+        return 1 if "CaseStage" in query and '"dsp_meeting"' in query and "Partnership" not in query else 0
+
+    gauges = make(flaky, timeout=0.5)
+    counting = asyncio.create_task(gauges.run(0.05))
+    try:
+        for mode, up in (("fails", 0), ("works", 1), ("hangs", 0), ("works", 1)):
+            outage["mode"] = mode
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                page = scrape(address)
+                if page.get("safeguarding_case_metrics_up") == {(): up}:
+                    break
+            assert page.get("safeguarding_case_metrics_up") == {(): up}, mode
+            assert not counting.done(), counting
+        # The counting went on after each failure: a case no partnership names is counted as unknown.
+        assert page["safeguarding_open_cases"] == {(("partnership", "unknown"), ("stage", "dsp_meeting")): 1}
+    finally:
+        counting.cancel()
