@@ -187,6 +187,8 @@ def test_the_alert_rules_cover_a_missed_deadline_a_failing_activity_and_a_worker
     assert "temporal_activity_execution_failed" in rules["ActivityFailingForAnHour"]["expr"]
     assert rules["ActivityFailingForAnHour"]["for"] == "1h"
     assert 'up{job="safeguarding-worker"}' in rules["WorkerDown"]["expr"]
+    # A count that fails says so (up 0); one that stopped is caught by its age.
+    assert "safeguarding_case_metrics_refreshed_timestamp_seconds" in rules["CaseMetricsFailing"]["expr"]
 
 
 def test_prometheus_scrapes_the_worker_and_loads_the_rules_compose_mounts():
