@@ -1,14 +1,21 @@
 """The bare workflow the benchmark compares the project with: the serious-incident journey's Temporal
 protocol shape and nothing else.
 
-Per case, as the project's journey from the form to the Rapid Review stage does: a routing look-up
-activity; a deadline computed by an activity (the same working-day calendar,
-models.working_days.add_working_days) for the DSP meeting and the notification (both at the form, as
-the project has since issue 14) and the Rapid Review submission, each watched by timers (two reminders
-and the deadline itself) until its step is recorded; three messages sent at the form (the Business
-Unit's, the scrutineer's invitation, the DSPs' call), one after the decision to notify; the decisions as updates
-(a validator that checks the stage, a handler that moves it); a `status` query. No register feed,
-no pydantic models (plain dicts on the default converter), no decision tables, no search attributes.
+Per case, as the project's journey from the form to the Rapid Review stage does, with the same Temporal
+work: a routing look-up as a local activity; the DSP meeting's and the notification's deadlines computed
+together by one local activity at the form (the same working-day calendar,
+models.working_days.add_working_days), the Rapid Review submission's by another after the notification,
+each watched by timers (two reminders and the deadline itself) until its step is recorded; the form's
+three messages (the Business Unit's, the scrutineer's invitation, the DSPs' call) sent by one activity,
+one more after the decision to notify; the decisions as updates (a validator that checks the stage, a
+handler that moves it); a `status` query. The worker runs as the project's does (no sandbox, no task
+per payload for external storage, the same cache). No register feed, no pydantic models (plain dicts on
+the default converter), no decision tables, no search attributes, no codec.
+
+Until issue 17's seventh pass this workflow kept the shape the project had when the issue was filed
+(every step a server activity, each message its own) and ran in the SDK's sandbox, while the project
+had moved its quick steps to local activities, its form's messages to one activity and its workflows
+out of the sandbox: the ratios compared different Temporal work.
 
     PYTHONPATH=. python bench/bare.py     # a worker on the task queue `bench-bare` (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE)
 """
@@ -26,7 +33,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 with workflow.unsafe.imports_passed_through():
     from models.working_days import add_working_days
@@ -46,8 +53,7 @@ async def bare_look_up(authority: str) -> dict[str, str]:
     return {"partnership": "HSSCP", "authority": authority}
 
 
-@activity.defn
-async def bare_deadline(request: dict[str, Any]) -> dict[str, Any]:
+def deadline_of(request: dict[str, Any]) -> dict[str, Any]:
     starts = date.fromisoformat(request["starts_on"])
     due = add_working_days(starts, RULES[request["clock"]])
     reminders = sorted({add_working_days(due, -n) for n in (1, 0)})
@@ -60,8 +66,18 @@ async def bare_deadline(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @activity.defn
+async def bare_deadlines(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [deadline_of(request) for request in requests]
+
+
+@activity.defn
 async def bare_send(message: dict[str, Any]) -> dict[str, Any]:
     return {"key": message["key"], "status": "sent"}
+
+
+@activity.defn
+async def bare_send_together(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"key": message["key"], "status": "sent"} for message in messages]
 
 
 @workflow.defn(name="BareSeriousIncident")
@@ -78,17 +94,13 @@ class BareSeriousIncident:
     @workflow.run
     async def run(self, form: dict[str, Any]) -> dict[str, Any]:
         received = date.fromisoformat(form["received_on"])
-        await self.act(bare_look_up, form["local_authority"])
-        await asyncio.gather(
-            self.clock("dsp_meeting", received), self.clock("panel_notification", date.fromisoformat(form["became_aware_on"]))
-        )
-        await asyncio.gather(
-            self.send("new_serious_incident_form"), self.send("dsp_meeting_invitation"), self.send("dsp_meeting_call")
-        )
+        await self.here(bare_look_up, form["local_authority"])
+        await self.clocks({"dsp_meeting": received, "panel_notification": date.fromisoformat(form["became_aware_on"])})
+        await self.send_together(["new_serious_incident_form", "dsp_meeting_invitation", "dsp_meeting_call"])
         await workflow.wait_condition(lambda: self.stage != "dsp_meeting")
         await self.send("form_to_notifier")
         await workflow.wait_condition(lambda: self.stage != "panel_notification")
-        await self.clock("rapid_review_submission", received)
+        await self.clocks({"rapid_review_submission": received})
         await workflow.wait_condition(lambda: self.stage == "closed")
         return self.status()
 
@@ -99,12 +111,21 @@ class BareSeriousIncident:
         finally:
             self.pending -= 1
 
-    async def clock(self, name: str, starts_on: date) -> None:
-        deadline = await self.act(bare_deadline, {"clock": name, "starts_on": starts_on.isoformat()})
-        deadline["status"] = "met" if name in self.done_before_set else "open"
-        self.deadlines[name] = deadline
-        if deadline["status"] == "open":
-            self.watchers.append(asyncio.create_task(self.watch(name, deadline)))
+    async def here(self, fn: Any, arg: Any) -> Any:
+        """A local activity, as the project runs its quick steps (workflows/local_first.py)."""
+        self.pending += 1
+        try:
+            return await workflow.execute_local_activity(fn, arg, start_to_close_timeout=TIMEOUT)
+        finally:
+            self.pending -= 1
+
+    async def clocks(self, starts: dict[str, date]) -> None:
+        requests = [{"clock": name, "starts_on": starts_on.isoformat()} for name, starts_on in starts.items()]
+        for name, deadline in zip(starts, await self.here(bare_deadlines, requests)):
+            deadline["status"] = "met" if name in self.done_before_set else "open"
+            self.deadlines[name] = deadline
+            if deadline["status"] == "open":
+                self.watchers.append(asyncio.create_task(self.watch(name, deadline)))
 
     async def watch(self, name: str, deadline: dict[str, Any]) -> None:
         for moment in [*deadline["reminders_at"], deadline["due_at"]]:
@@ -120,10 +141,18 @@ class BareSeriousIncident:
         deadline["status"] = "missed"
 
     async def send(self, step: str) -> None:
-        key = f"{workflow.info().workflow_id}/{step}"
-        record = {"key": key, "status": "queued"}
-        self.messages.append(record)
-        record.update(await self.act(bare_send, {"key": key, "to": ["someone@example.org"]}))
+        await self.send_together([step])
+
+    async def send_together(self, steps: list[str]) -> None:
+        """One message by `bare_send`, several (the form's) by one `bare_send_together`, as the project."""
+        records = [{"key": f"{workflow.info().workflow_id}/{step}", "status": "queued"} for step in steps]
+        self.messages.extend(records)
+        requests = [{"key": record["key"], "to": ["someone@example.org"]} for record in records]
+        if len(requests) == 1:
+            records[0].update(await self.act(bare_send, requests[0]))
+            return
+        for record, outcome in zip(records, await self.act(bare_send_together, requests)):
+            record.update(outcome)
 
     @workflow.update
     async def decide(self, decision: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +192,11 @@ async def main() -> None:
         client,
         task_queue=TASK_QUEUE,
         workflows=[BareSeriousIncident],
-        activities=[bare_look_up, bare_deadline, bare_send],
+        activities=[bare_look_up, bare_deadlines, bare_send, bare_send_together],
         max_cached_workflows=int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "1000")),
+        # The project's worker settings (worker.py), so the two workers differ only in what they run.
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_workflow_task_external_storage_concurrency=1,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
