@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -31,6 +32,7 @@ import tempfile
 import time
 import traceback
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -230,6 +232,34 @@ async def breakdown(client: Client, workflow_id: str) -> list[str]:
     return [f"  {sum(v):7d} B {100 * sum(v) / total:5.1f}%  {len(v):3d} x {k}" for k, v in rows]
 
 
+# What only the project does (no register, no domain logic in bare): its register writes, local activities
+# of their own, and the release marker of workflow.patched.
+PROJECT_ONLY_LOCAL_ACTIVITIES = {"record_events"}
+
+
+async def temporal_work(client: Client, workflow_id: str) -> dict[str, int]:
+    """The Temporal work in one case's history: updates, timers, activities and local activities (the
+    project's register writes left out), workflow tasks. Bare must do the same as the project."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    work: Counter[str] = Counter()
+    for event in history.events:
+        kind = (event.WhichOneof("attributes") or "?").removesuffix("_event_attributes")
+        if kind == "marker_recorded":
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name != "core_local_activity":
+                continue  # the release marker (workflow.patched)
+            data = json.loads(marker.details["data"].payloads[0].data)
+            if data.get("activity_type") in PROJECT_ONLY_LOCAL_ACTIVITIES:
+                continue
+            kind = "local activity"
+        if kind in ("workflow_execution_update_accepted", "timer_started", "activity_task_scheduled", "local activity", "workflow_task_completed"):
+            work[kind] += 1
+    return dict(sorted(work.items()))
+
+
+WORK: dict[str, dict[str, int]] = {}  # each variant's Temporal work, from its first round
+
+
 async def journeys(variant: Variant, worker: WorkerProcess, cases: int, today) -> dict[str, float]:
     """`cases` journeys at once; the worker's CPU and the time from the first start to the last settled."""
     prefix = f"SI-bench-{variant.name}-{uuid.uuid4().hex[:6]}"
@@ -255,6 +285,7 @@ async def journeys(variant: Variant, worker: WorkerProcess, cases: int, today) -
     elapsed, cpu = time.perf_counter() - t0, worker.cpu() - cpu0
     print(f"{variant.name}: history of one case, {len((await variant.client.get_workflow_handle(handles[0].id).fetch_history()).events)} events:")
     print("\n".join(await breakdown(variant.client, handles[0].id)), flush=True)
+    WORK.setdefault(variant.name, await temporal_work(variant.client, handles[0].id))
     return {
         "cases per second (bare/project)": cases / elapsed,
         "worker CPU s per case": cpu / cases,
@@ -430,6 +461,8 @@ async def main() -> None:
               f"max_cached_workflows {cache} for both workers; {time.perf_counter() - started:.0f} s")
         for line in table(results):
             print(line.replace("open cases", rename["open cases"]))
+        same = WORK["project"] == WORK["bare"]
+        print(f"the same Temporal work: {'yes' if same else 'NO'} (project {WORK['project']}, bare {WORK['bare']})")
         project = statistics.median(r["cases per second (bare/project)"] for r in results["project"])
         bare = statistics.median(r["cases per second (bare/project)"] for r in results["bare"])
         print(f"journey ratio project/bare: {bare / project:.2f}")

@@ -1,7 +1,9 @@
 """The benchmark's contract (bench/run.py): a small run of the project's journey and the bare workflow,
 alternately on one dev server, prints a table of every figure with its ratio and target, and its last
 line is `journey ratio project/bare: X.XX`. It checks the table is whole, not the figures (a benchmark
-on a shared machine is read by a person, not asserted in a test). About 20 s: marked `drill`, run by
+on a shared machine is read by a person, not asserted in a test), and that bare does the project's
+Temporal work (updates, timers, activities, local activities, workflow tasks), so that a change to the
+project's shape without the same change to bench/bare.py fails here. About 20 s: marked `drill`, run by
 `.ci/run` with the fault drills."""
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def test_a_small_benchmark_run_prints_every_figure_and_the_journey_ratio_last():
     assert "Fatal Python error" not in done.stderr
     lines = done.stdout.strip().splitlines()
     assert re.fullmatch(r"journey ratio project/bare: \d+\.\d\d", lines[-1]), lines[-1]
+    assert lines[-2].startswith("the same Temporal work: yes"), lines[-2]
     table = {line.split("  ")[0]: line for line in lines if not line.startswith(("round ", " "))}
     for figure in FIGURES:
         row = table.get(figure)
