@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -115,6 +116,11 @@ class CaseGauges:
             ),
         }
         self.seen: dict[str, set[tuple[tuple[str, str], ...]]] = {name: set() for name in self.gauges}
+        # The register is counted in a thread of its own, one count at a time: a count that hangs (its
+        # database unreachable) holds that thread, never one of the worker's, and the next refresh does
+        # not start another behind it.
+        self.register_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="case-metrics-register")
+        self.register_count: asyncio.Future[dict[str, dict[tuple[tuple[str, str], ...], int]]] | None = None
 
     async def count(self, query: str) -> int:
         return (await self.client.count_workflows(query)).count
@@ -179,7 +185,12 @@ class CaseGauges:
         self.seen[name] |= set(values)
 
     async def count_all(self) -> dict[str, dict[tuple[tuple[str, str], ...], int]]:
-        return await self.visibility() | await asyncio.to_thread(self.register)
+        figures = await self.visibility()
+        if self.register_count is not None and not self.register_count.done():
+            raise TimeoutError("the case register's previous count has not finished")
+        self.register_count = asyncio.get_running_loop().run_in_executor(self.register_thread, self.register)
+        # Shielded: a refresh given up leaves the count running, so the next one sees it unfinished.
+        return figures | await asyncio.shield(self.register_count)
 
     async def refresh(self) -> bool:
         """Count everything once and publish it; False (and `up` 0) if counting or publishing failed or

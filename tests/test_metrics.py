@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -265,3 +266,40 @@ async def test_a_count_that_fails_or_hangs_shows_down_and_the_next_count_goes_on
         assert page["safeguarding_open_cases"] == {(("partnership", "unknown"), ("stage", "dsp_meeting")): 1}
     finally:
         counting.cancel()
+
+
+async def test_a_register_count_that_hangs_holds_one_thread_of_its_own_and_is_not_started_again(gauges_on_a_page):
+    """A count of the register blocked (its database unreachable, no answer): each refresh gives up after
+    its timeout and shows `up` 0, none starts a second count behind the first, and the worker's own
+    threads (asyncio's default executor, which the activities use) are not taken. Once it answers, the
+    next refresh counts again."""
+    make, address = gauges_on_a_page
+
+    async def nothing(query: str) -> int:
+        return 0
+
+    gauges = make(nothing, timeout=0.2)
+    release, calls = threading.Event(), []
+    counted = gauges.register
+
+    def blocked_register():
+        calls.append(threading.current_thread().name)
+        release.wait(30)
+        return counted()
+
+    gauges.register = blocked_register  # type: ignore[method-assign]
+    try:
+        for _ in range(4):
+            assert not await gauges.refresh()
+            assert scrape(address)["safeguarding_case_metrics_up"] == {(): 0}
+        assert len(calls) == 1 and calls[0].startswith("case-metrics-register"), calls
+        # asyncio's default executor is free: a thread-bound call returns at once.
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 2) == "free"
+    finally:
+        release.set()
+    for _ in range(50):
+        if await gauges.refresh():
+            break
+        await asyncio.sleep(0.05)
+    assert scrape(address)["safeguarding_case_metrics_up"] == {(): 1}
+    assert len(calls) == 2
