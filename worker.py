@@ -69,7 +69,7 @@ RUNNER = UnsandboxedWorkflowRunner()
 # Workflows kept in memory between their tasks (sticky cache). A case waits for days between steps; an
 # evicted one is replayed from its history (a few hundred events) at its next task. Measured: a cached
 # case costs about 0.25 MB of the worker's memory (workflows/ shared between runs), so 300 keeps the
-# worker near 250 MB however many cases are open (bench/run.py --open 10000: 235-271 MB, budget 600 MB)
+# worker near 200-250 MB however many cases are open (bench/run.py --open 10000: 142-205 MB, budget 600 MB)
 # while the cases being worked on at once (a burst of decisions) stay cached.
 MAX_CACHED_WORKFLOWS = int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "300"))
 
