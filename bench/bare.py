@@ -94,7 +94,7 @@ class BareSeriousIncident:
     @workflow.run
     async def run(self, form: dict[str, Any]) -> dict[str, Any]:
         received = date.fromisoformat(form["received_on"])
-        await self.here(bare_look_up, form["local_authority"])
+        await self.act(bare_look_up, form["local_authority"], local=True)
         await self.clocks({"dsp_meeting": received, "panel_notification": date.fromisoformat(form["became_aware_on"])})
         await self.send_together(["new_serious_incident_form", "dsp_meeting_invitation", "dsp_meeting_call"])
         await workflow.wait_condition(lambda: self.stage != "dsp_meeting")
@@ -104,24 +104,18 @@ class BareSeriousIncident:
         await workflow.wait_condition(lambda: self.stage == "closed")
         return self.status()
 
-    async def act(self, fn: Any, arg: Any) -> Any:
+    async def act(self, fn: Any, arg: Any, local: bool = False) -> Any:
+        """An activity; `local`: a local activity, as the project runs its quick steps (workflows/local_first.py)."""
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
         self.pending += 1
         try:
-            return await workflow.execute_activity(fn, arg, start_to_close_timeout=TIMEOUT)
-        finally:
-            self.pending -= 1
-
-    async def here(self, fn: Any, arg: Any) -> Any:
-        """A local activity, as the project runs its quick steps (workflows/local_first.py)."""
-        self.pending += 1
-        try:
-            return await workflow.execute_local_activity(fn, arg, start_to_close_timeout=TIMEOUT)
+            return await execute(fn, arg, start_to_close_timeout=TIMEOUT)
         finally:
             self.pending -= 1
 
     async def clocks(self, starts: dict[str, date]) -> None:
         requests = [{"clock": name, "starts_on": starts_on.isoformat()} for name, starts_on in starts.items()]
-        for name, deadline in zip(starts, await self.here(bare_deadlines, requests)):
+        for name, deadline in zip(starts, await self.act(bare_deadlines, requests, local=True)):
             deadline["status"] = "met" if name in self.done_before_set else "open"
             self.deadlines[name] = deadline
             if deadline["status"] == "open":
