@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -214,9 +214,8 @@ async def history_bytes(client: Client, handles: list[Any], sample: int = 20) ->
     return statistics.mean(sizes)
 
 
-async def breakdown(client: Client, workflow_id: str) -> list[str]:
+def breakdown(history: WorkflowHistory) -> list[str]:
     """Where one case's history bytes go: by event type, activities by their type."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
     sizes: dict[str, list[int]] = {}
     scheduled: dict[int, str] = {}
     for event in history.events:
@@ -237,10 +236,9 @@ async def breakdown(client: Client, workflow_id: str) -> list[str]:
 PROJECT_ONLY_LOCAL_ACTIVITIES = {"record_events"}
 
 
-async def temporal_work(client: Client, workflow_id: str) -> dict[str, int]:
+def temporal_work(history: WorkflowHistory) -> dict[str, int]:
     """The Temporal work in one case's history: updates, timers, activities and local activities (the
     project's register writes left out), workflow tasks. Bare must do the same as the project."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
     work: Counter[str] = Counter()
     for event in history.events:
         kind = (event.WhichOneof("attributes") or "?").removesuffix("_event_attributes")
@@ -287,9 +285,10 @@ async def journeys(variant: Variant, worker: WorkerProcess, cases: int, today) -
     # Checked after the measure: each status query costs the worker 1.5-2.5 ms (more than bare's whole
     # decision), which the measure would otherwise count as the journey's.
     await wait_settled(variant, handles, "rapid_review")
-    print(f"{variant.name}: history of one case, {len((await variant.client.get_workflow_handle(handles[0].id).fetch_history()).events)} events:")
-    print("\n".join(await breakdown(variant.client, handles[0].id)), flush=True)
-    WORK.setdefault(variant.name, await temporal_work(variant.client, handles[0].id))
+    history = await variant.client.get_workflow_handle(handles[0].id).fetch_history()
+    print(f"{variant.name}: history of one case, {len(history.events)} events:")
+    print("\n".join(breakdown(history)), flush=True)
+    WORK.setdefault(variant.name, temporal_work(history))
     return {
         "cases per second (bare/project)": cases / elapsed,
         "worker CPU s per case": cpu / cases,
