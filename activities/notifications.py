@@ -16,7 +16,7 @@ import hashlib
 import re
 import mimetypes
 import os
-from email import message_from_bytes, policy
+from email import headerregistry, message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -40,8 +40,28 @@ mimetypes.add_type("application/pdf", ".pdf")
 
 STEP = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
+
+
+class HeaderClasses(headerregistry.HeaderRegistry):
+    """The standard library's header registry, with each kind of header's class made once. Its own
+    `HeaderRegistry` makes a new class (`type(...)`) for every header it is given, set or parsed: a
+    third of the time an e-mail took to build. The classes are the same; so is every byte written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: dict[str, type[headerregistry.BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[headerregistry.BaseHeader]:
+        key = name.lower()
+        if key not in self.made:
+            self.made[key] = super().__getitem__(name)
+        return self.made[key]
+
+
+# The e-mail library's default policy, with the header classes made once.
+POLICY = policy.default.clone(header_factory=HeaderClasses())
 # Long headers (a message key, many recipients) are kept on one line rather than folded.
-EML_POLICY = policy.default.clone(max_line_length=998)
+EML_POLICY = POLICY.clone(max_line_length=998)
 
 
 def recipients(request: MessageRequest, routing: RoutingConfig) -> list[str]:
@@ -116,7 +136,7 @@ def outbox_path(key: str) -> Path:
 def build_email(
     request: MessageRequest, routing: RoutingConfig, sender: str, to: list[str], subject: str, body: str
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     try:
         message["From"] = sender
         message["To"] = ", ".join(to)

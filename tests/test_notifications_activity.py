@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -35,6 +36,7 @@ from activities.documents import (
     serious_incident_form_document,
     table,
 )
+from activities import documents, notifications
 from activities.notifications import send_message, send_messages
 import settings
 from activities.routing import load_routing
@@ -969,3 +971,36 @@ async def test_a_local_reviews_messages_name_the_case_as_staff_know_it(outbox):
     assert f"(case {CASE_ID}," in body_of(mail) and "-lcspr" not in body_of(mail)
     assert mail["X-Idempotency-Key"] == f"{review}/lcspr-contribution-request/cleveland-police"  # the key stays
     assert Path(sent.path).parent.name == review
+
+
+class StillClock(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return datetime(2026, 11, 27, 20, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("template, to, step, context, says", [pytest.param(*case, id=case[0]) for case in TEMPLATE_CASES])
+def test_an_email_is_the_libraries_own_byte_for_byte_with_each_header_class_made_once(template, to, step, context, says, monkeypatch):
+    """The e-mail library makes a new class for every header it is given (`HeaderRegistry`), a third of
+    the time a message took to build: `notifications.POLICY` makes each once. The message written is
+    the one the library's default policy writes, to the byte (its date and boundary held still)."""
+    monkeypatch.setattr(notifications, "formatdate", lambda localtime=False: "Fri, 27 Nov 2026 20:00:00 -0000")
+    monkeypatch.setattr(documents, "datetime", StillClock)  # the form's created and modified times
+    message = as_message(template, context)
+    sent = request(template, message.recipients(), message.context(), step=message.step_key(), addresses=message.addresses,
+                   attachment=FORM.model_dump(mode="json") if template == "form_to_notifier" else None)
+    routing = load_routing()
+    subject, body = notifications.render(sent, routing)
+    to_addresses = notifications.recipients(sent, routing)
+    ours = notifications.POLICY
+
+    def written(build: policy.EmailPolicy, write: policy.EmailPolicy) -> bytes:
+        monkeypatch.setattr(notifications, "POLICY", build)
+        random.seed(17)  # the multipart boundary
+        email = notifications.build_email(sent, routing, "bu@example.org", to_addresses, subject, body)
+        return email.as_bytes(policy=write)
+
+    assert written(ours, notifications.EML_POLICY) == written(policy.default, policy.default.clone(max_line_length=998))
+    monkeypatch.setattr(notifications, "POLICY", ours)
+    first, second = (notifications.build_email(sent, routing, "bu@example.org", to_addresses, subject, body) for _ in range(2))
+    assert type(first["To"]) is type(second["To"]) and type(first["Subject"]) is type(second["Subject"])
