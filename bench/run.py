@@ -162,7 +162,7 @@ class WorkerProcess:
         profile = os.environ.get("BENCH_PROFILE")  # a folder: py-spy records each worker's stacks there
         if profile and shutil.which("py-spy"):
             self.profiler = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(self.popen.pid), "--format", "raw", "--rate", "50",
+                ["py-spy", "record", "--pid", str(self.popen.pid), "--format", "raw", "--rate", "50", "--gil",
                  "-o", str(Path(profile) / f"{log.stem}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
