@@ -20,7 +20,8 @@ from tests.test_history import REPLAYER
 STORED = Path(__file__).parent / "histories"
 # Top level: recorded from release 0.1 (before any change was patched); before-release-0.4/: from the
 # code every case started until release 0.4 ran, each change its own marker (workflows/versions.py);
-# release-0.4/: from release 0.4 itself, its one marker for all the changes it folded in.
+# release-0.4/: from release 0.4 itself, its one marker for all the changes it folded in; release-0.5/:
+# from release 0.5 (commit 2b40a4e), its one marker.
 # Each folder's trusted.json: the public key of the front door that signed its decisions, trusted here
 # as a worker that ran those cases trusts it (signing.py: a trusted-keys file only grows).
 HISTORIES = sorted(path for path in STORED.rglob("*.json") if path.name != "trusted.json")
@@ -47,9 +48,9 @@ JOURNEYS = {
 
 
 def test_a_history_is_stored_for_every_journey_from_each_release_still_running():
-    for folder in (STORED, STORED / "before-release-0.4", STORED / "release-0.4"):
+    for folder in (STORED, STORED / "before-release-0.4", STORED / "release-0.4", STORED / "release-0.5"):
         assert {path.stem for path in folder.glob("*.json")} >= JOURNEYS, folder.name
-    for signed in ("before-release-0.4", "release-0.4"):
+    for signed in ("before-release-0.4", "release-0.4", "release-0.5"):
         assert (STORED / signed / "trusted.json").exists()  # its decisions are signed
 
 
