@@ -8,10 +8,11 @@ and Temporal retries it, with backoff, until it can: the case goes on meanwhile 
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 from temporalio import activity
@@ -25,9 +26,9 @@ CASES, EVENTS, DEADLINES, MESSAGES = (
 )
 
 
-def insert(connection: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+def insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
     """The dialect's INSERT, which takes ON CONFLICT (both registers' dialects have it)."""
-    return postgresql.insert(table) if connection.dialect.name == "postgresql" else sqlite.insert(table)
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def from_status(batch: RegisterBatch) -> RegisterBatch:
@@ -49,15 +50,29 @@ def from_status(batch: RegisterBatch) -> RegisterBatch:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Executable:
+    """Insert the rows, or bring those already there up to date: one statement, no SELECT first. Built
+    once for each table, dialect and set of columns and kept (a statement is immutable): building it
+    again for every batch cost more than running it."""
+    statement = insert(dialect, table)
+    changed = {column: statement.excluded[column] for column in columns if column not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=changed)
+
+
+@functools.lru_cache(maxsize=4)
+def new_events_statement(dialect: str) -> Executable:
+    """Insert the events not there yet (their key), returning the keys of those inserted."""
+    return insert(dialect, EVENTS).on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key)
+
+
 def upsert(connection: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert the rows, or bring those already there up to date: one statement, no SELECT first, run for
-    all the rows at once (executemany), so SQLAlchemy compiles it once and reuses it for every batch
-    (a statement with the rows as its VALUES was compiled anew for each number of rows)."""
+    """`upsert_statement`, run for all the rows at once (executemany), so SQLAlchemy compiles it once and
+    reuses it for every batch (a statement with the rows as its VALUES was compiled anew for each number
+    of rows)."""
     if not rows:
         return
-    statement = insert(connection, table)
-    changed = {column: statement.excluded[column] for column in rows[0] if column not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed), rows)
+    connection.execute(upsert_statement(connection.dialect.name, table, tuple(rows[0]), tuple(keys)), rows)
 
 
 def case_row(batch: RegisterBatch) -> dict[str, Any]:
@@ -97,7 +112,7 @@ def write(batch: RegisterBatch) -> int:
         batch = from_status(batch)
     case_id = batch.case_id or batch.events[0].case_id  # a batch is sent when a case has new events
     with engine().begin() as connection:
-        events = insert(connection, EVENTS).on_conflict_do_nothing(index_elements=["key"]).returning(EVENTS.c.key)
+        events = new_events_statement(connection.dialect.name)
         written = len(connection.execute(events, [event_row(case_id, e) for e in batch.events]).all())
         if batch.case is not None:
             upsert(connection, CASES, [case_row(batch)], ["case_id"])

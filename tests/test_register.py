@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -14,11 +14,11 @@ from sqlalchemy import inspect
 from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.register import record_events
-from models.case import CaseEvent, Clock, RegisterBatch, Stage
+from activities.register import new_events_statement, record_events, upsert_statement
+from models.case import CaseEvent, CaseKind, CaseSummary, Clock, RegisterBatch, Stage
 from register.db import engine_for, migrate
 from register.models import CaseRow, DeadlineRow, EventRow, MessageRow
-from models.forms import SeriousIncidentForm
+from models.forms import LocalAuthority, SeriousIncidentForm
 from register.queries import audit_trail, open_cases
 from tests.journey import deadline, local_activities, serious_incident_form
 
@@ -250,3 +250,23 @@ def test_a_worker_whose_register_cannot_be_migrated_stops_before_it_takes_a_task
     assert started.returncode != 0
     assert "the case register could not be migrated" in started.stderr
     assert "worker polling task queue" not in started.stdout + started.stderr
+
+
+async def test_each_statement_is_built_once_and_kept_for_every_batch_after(register_url):
+    """Building an upsert again for every batch cost more than running it: each is built once for its
+    table and columns, and every later batch of the same shape runs the one kept."""
+    migrate(register_url)
+
+    def batch(case_id: str, stage: Stage) -> RegisterBatch:
+        event = CaseEvent(seq=1, at=datetime.now(timezone.utc), kind="stage", name=stage.value)
+        case = CaseSummary(case_id=case_id, kind=CaseKind.SERIOUS_INCIDENT, local_authority=LocalAuthority.HARTLEPOOL,
+                           partnership="HSSCP", stage=stage, received_on=date(2026, 11, 2))
+        return RegisterBatch(events=[event], case_id=case_id, case=case)
+
+    await ActivityEnvironment().run(record_events, batch("SI-20261102-first", Stage.DSP_MEETING))
+    built = upsert_statement.cache_info().misses + new_events_statement.cache_info().misses
+    for n, stage in enumerate([Stage.PANEL_NOTIFICATION, Stage.RAPID_REVIEW]):
+        assert await ActivityEnvironment().run(record_events, batch(f"SI-20261102-{n}", stage)) == 1
+    assert upsert_statement.cache_info().misses + new_events_statement.cache_info().misses == built
+    with Session(engine_for(register_url)) as session:  # and each wrote its own case
+        assert [session.get(CaseRow, f"SI-20261102-{n}").stage for n in (0, 1)] == ["panel_notification", "rapid_review"]
