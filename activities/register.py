@@ -112,8 +112,9 @@ def write(batch: RegisterBatch) -> int:
         batch = from_status(batch)
     case_id = batch.case_id or batch.events[0].case_id  # a batch is sent when a case has new events
     with engine().begin() as connection:
-        events = new_events_statement(connection.dialect.name)
-        written = len(connection.execute(events, [event_row(case_id, e) for e in batch.events]).all())
+        rows = [event_row(case_id, e) for e in batch.events]
+        # no rows: nothing to insert (executed without rows, the statement would insert one of defaults)
+        written = len(connection.execute(new_events_statement(connection.dialect.name), rows).all()) if rows else 0
         if batch.case is not None:
             upsert(connection, CASES, [case_row(batch)], ["case_id"])
         upsert(connection, DEADLINES, [deadline_row(case_id, d) for d in batch.deadlines], ["case_id", "key"])

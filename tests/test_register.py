@@ -270,3 +270,14 @@ async def test_each_statement_is_built_once_and_kept_for_every_batch_after(regis
     assert upsert_statement.cache_info().misses + new_events_statement.cache_info().misses == built
     with Session(engine_for(register_url)) as session:  # and each wrote its own case
         assert [session.get(CaseRow, f"SI-20261102-{n}").stage for n in (0, 1)] == ["panel_notification", "rapid_review"]
+
+
+async def test_a_batch_with_no_new_events_brings_the_case_up_to_date_and_inserts_nothing(register_url):
+    """Executed without rows, the events' insert would add one row of defaults (or fail on SQLite)."""
+    migrate(register_url)
+    case = CaseSummary(case_id="SI-20261102-quiet", kind=CaseKind.SERIOUS_INCIDENT, local_authority=LocalAuthority.HARTLEPOOL,
+                       partnership="HSSCP", stage=Stage.RAPID_REVIEW, received_on=date(2026, 11, 2))
+    assert await ActivityEnvironment().run(record_events, RegisterBatch(events=[], case_id=case.case_id, case=case)) == 0
+    with Session(engine_for(register_url)) as session:
+        assert session.get(CaseRow, case.case_id).stage == "rapid_review"
+        assert session.exec(select(EventRow)).all() == []
