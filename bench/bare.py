@@ -97,19 +97,31 @@ class BareSeriousIncident:
         await self.act(bare_look_up, form["local_authority"], local=True)
         await self.clocks({"dsp_meeting": received, "panel_notification": date.fromisoformat(form["became_aware_on"])})
         await self.send_together(["new_serious_incident_form", "dsp_meeting_invitation", "dsp_meeting_call"])
+        await self.step_done()
         await workflow.wait_condition(lambda: self.stage != "dsp_meeting")
         await self.send("form_to_notifier")
+        await self.step_done()
         await workflow.wait_condition(lambda: self.stage != "panel_notification")
         await self.clocks({"rapid_review_submission": received})
+        await self.step_done()
+        await workflow.wait_condition(lambda: "panel_acknowledged" in self.decisions)
+        await self.step_done()
         await workflow.wait_condition(lambda: self.stage == "closed")
         return self.status()
 
-    async def act(self, fn: Any, arg: Any, local: bool = False) -> Any:
+    async def step_done(self) -> None:
+        """A step done, the journey about to wait (bench/floor.py writes the register here); bare: nothing."""
+
+    def said(self, summary: str) -> str | None:
+        """The Web UI's summary of an activity or a timer: none in bare (bench/floor.py gives each one)."""
+        return None
+
+    async def act(self, fn: Any, arg: Any, local: bool = False, summary: str = "") -> Any:
         """An activity; `local`: a local activity, as the project runs its quick steps (workflows/local_first.py)."""
         execute = workflow.execute_local_activity if local else workflow.execute_activity
         self.pending += 1
         try:
-            return await execute(fn, arg, start_to_close_timeout=TIMEOUT)
+            return await execute(fn, arg, start_to_close_timeout=TIMEOUT, summary=self.said(summary or fn.__name__))
         finally:
             self.pending -= 1
 
@@ -126,7 +138,9 @@ class BareSeriousIncident:
             delay = datetime.fromisoformat(moment) - workflow.now()
             if delay > timedelta(0):
                 try:
-                    await workflow.wait_condition(lambda: deadline["status"] != "open", timeout=delay)
+                    await workflow.wait_condition(
+                        lambda: deadline["status"] != "open", timeout=delay, timeout_summary=self.said(f"Reminder: {name}")
+                    )
                 except asyncio.TimeoutError:
                     pass
             if deadline["status"] != "open":
@@ -176,19 +190,14 @@ class BareSeriousIncident:
         }
 
 
-async def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # models/, for the calendar
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    client = await Client.connect(
-        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"), namespace=os.environ.get("TEMPORAL_NAMESPACE", "default")
-    )
+async def serve(client: Client, task_queue: str, workflows: list[type], activities: list[Any]) -> None:
+    """A worker with the project's settings (worker.py), so the workers differ only in what they run."""
     worker = Worker(
         client,
-        task_queue=TASK_QUEUE,
-        workflows=[BareSeriousIncident],
-        activities=[bare_look_up, bare_deadlines, bare_send, bare_send_together],
+        task_queue=task_queue,
+        workflows=workflows,
+        activities=activities,
         max_cached_workflows=int(os.environ.get("SAFEGUARDING_MAX_CACHED_WORKFLOWS", "1000")),
-        # The project's worker settings (worker.py), so the two workers differ only in what they run.
         workflow_runner=UnsandboxedWorkflowRunner(),
         max_workflow_task_external_storage_concurrency=1,
     )
@@ -196,9 +205,18 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    logging.info("worker polling task queue %s", TASK_QUEUE)
+    logging.info("worker polling task queue %s", task_queue)
     async with worker:
         await stop.wait()
+
+
+async def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # models/, for the calendar
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await Client.connect(
+        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"), namespace=os.environ.get("TEMPORAL_NAMESPACE", "default")
+    )
+    await serve(client, TASK_QUEUE, [BareSeriousIncident], [bare_look_up, bare_deadlines, bare_send, bare_send_together])
 
 
 if __name__ == "__main__":

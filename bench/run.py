@@ -147,6 +147,17 @@ class Bare(Variant):
         return status["stage"] == stage and len(status["deadlines"]) == clocks and status["pending"] == 0
 
 
+class Floor(Bare):
+    """Bare plus what the other issues require of every case (bench/floor.py), payloads encrypted."""
+
+    name = "floor"
+    command = [sys.executable, "bench/floor.py"]
+
+    async def start(self, case_id: str, today) -> Any:
+        form = serious_incident_form(today).model_dump(mode="json")
+        return await self.client.start_workflow("FloorSeriousIncident", form, id=case_id, task_queue="bench-floor")
+
+
 class WorkerProcess:
     def __init__(self, command: list[str], environment: dict[str, str], log: Path) -> None:
         self.log = log
@@ -388,12 +399,13 @@ def environment(address: str, folder: Path, cache: int) -> dict[str, str]:
     return env
 
 
-def table(results: dict[str, list[dict[str, float]]]) -> list[str]:
-    names = list(results["project"][0])
-    lines = [f"{'figure':40} {'project':>12} {'bare':>12} {'ratio':>7}  target"]
+def table(results: dict[str, list[dict[str, float]]], above: str = "project", below: str = "bare") -> list[str]:
+    """`above` against `below`, figure by figure (medians); the targets are the issue's, for any pair."""
+    names = list(results[above][0])
+    lines = [f"{'figure':40} {above:>12} {below:>12} {'ratio':>7}  target"]
     for name in names:
-        project = statistics.median(r[name] for r in results["project"])
-        bare = statistics.median(r[name] for r in results["bare"])
+        project = statistics.median(r[name] for r in results[above])
+        bare = statistics.median(r[name] for r in results[below])
         ratio = bare / project if name.startswith("cases per second") else project / bare
         target = TARGETS.get(name)
         verdict = "" if target is None else (f"<= {target:.2f} " + ("met" if ratio <= target else "MISSED"))
@@ -409,6 +421,8 @@ async def main() -> None:
     parser.add_argument("--open", type=int, dest="open_cases", help="open cases for the memory figure (1000; --quick 300); "
                         "alone with a large number (--open 10000): only the project, its memory against 600 MB")
     parser.add_argument("--cache", type=int, help="both workers' max_cached_workflows (default: worker.py's, 300)")
+    parser.add_argument("--floor", action="store_true", help="also the floor (bench/floor.py): bare plus what the other "
+                        "issues require of every case; prints floor/bare and project/floor too")
     args = parser.parse_args()
     # The same cache for both sides, so the memory with open cases compares like with like: bare.py's own
     # default (1,000) against the project's (300) compared a worker holding every case with one holding 300.
@@ -432,7 +446,7 @@ async def main() -> None:
     try:
         address = env.client.service_client.config.target_host
         bare_client = await Client.connect(address)
-        variants = {"project": Project(env.client), "bare": Bare(bare_client)}
+        variants = {"project": Project(env.client), "bare": Bare(bare_client), "floor": Floor(env.client)}
         if only_open:
             worker = WorkerProcess(Project.command, environment(address, folder, cache), folder / "worker-open.log")
             try:
@@ -442,9 +456,10 @@ async def main() -> None:
             rss = next(iter(figure.values()))
             print(f"worker RSS with {open_count} open cases: {rss:.0f} MB (budget 600 MB: {'met' if rss <= 600 else 'MISSED'})")
             return
-        results: dict[str, list[dict[str, float]]] = {"project": [], "bare": []}
+        results: dict[str, list[dict[str, float]]] = {"project": [], "bare": []} | ({"floor": []} if args.floor else {})
         for round_number in range(rounds):
-            order = ["bare", "project"] if round_number % 2 == 0 else ["project", "bare"]
+            order = ["bare", *(["floor"] if args.floor else []), "project"]
+            order = order if round_number % 2 == 0 else order[::-1]
             for name in order:
                 variant = variants[name]
                 worker = WorkerProcess(variant.command, environment(address, folder, cache), folder / f"worker-{name}-{round_number}.log")
@@ -464,6 +479,12 @@ async def main() -> None:
               f"max_cached_workflows {cache} for both workers; {time.perf_counter() - started:.0f} s")
         for line in table(results):
             print(line.replace("open cases", rename["open cases"]))
+        if args.floor:
+            for above, below in (("floor", "bare"), ("project", "floor")):
+                print(f"\n{above} against {below}:")
+                for line in table(results, above, below):
+                    print(line.replace("open cases", rename["open cases"]))
+            print(f"the floor does the same Temporal work: {'yes' if WORK['floor'] == WORK['project'] else 'NO'} ({WORK['floor']})")
         same = WORK["project"] == WORK["bare"]
         print(f"the same Temporal work: {'yes' if same else 'NO'} (project {WORK['project']}, bare {WORK['bare']})")
         project = statistics.median(r["cases per second (bare/project)"] for r in results["project"])
