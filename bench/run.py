@@ -132,10 +132,11 @@ class Project(Variant):
 class Bare(Variant):
     name = "bare"
     command = [sys.executable, "bench/bare.py"]
+    workflow, task_queue = "BareSeriousIncident", "bench-bare"
 
     async def start(self, case_id: str, today) -> Any:
         form = serious_incident_form(today).model_dump(mode="json")
-        return await self.client.start_workflow("BareSeriousIncident", form, id=case_id, task_queue="bench-bare")
+        return await self.client.start_workflow(self.workflow, form, id=case_id, task_queue=self.task_queue)
 
     async def decide(self, handle: Any, name: str, today) -> None:
         # the same decision as the project's, as the command line reads it from its file; not signed
@@ -152,10 +153,7 @@ class Floor(Bare):
 
     name = "floor"
     command = [sys.executable, "bench/floor.py"]
-
-    async def start(self, case_id: str, today) -> Any:
-        form = serious_incident_form(today).model_dump(mode="json")
-        return await self.client.start_workflow("FloorSeriousIncident", form, id=case_id, task_queue="bench-floor")
+    workflow, task_queue = "FloorSeriousIncident", "bench-floor"
 
 
 class WorkerProcess:
