@@ -41,7 +41,6 @@ mimetypes.add_type("application/pdf", ".pdf")
 STEP = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 
 
-
 class HeaderClasses(headerregistry.HeaderRegistry):
     """The standard library's header registry, with each kind of header's class made once. Its own
     `HeaderRegistry` makes a new class (`type(...)`) for every header it is given, set or parsed: a

@@ -59,22 +59,23 @@ class FloorSeriousIncident(BareSeriousIncident):
         self.form: dict[str, Any] = {}
         self.partnership = ""
         self.unwritten: list[CaseEvent] = []
-        self.written: dict[str, Any] = {}  # what the register has of each deadline, message and the case
+        self.logged = 0  # events noted, the number of the next one's
+        self.written: dict[str, DeadlineChange | MessageRecord] = {}  # the register's deadlines and messages, by key
+        self.written_stage = ""
         self.logged_decisions = 0
         self.upserted: dict[str, Any] = {}
 
     @workflow.run
     async def run(self, form: dict[str, Any]) -> dict[str, Any]:
-        self.form = form
-        self.log("stage", self.stage)
+        self.form = form  # its stage is noted with the first step's batch (`step_done`)
         return await super().run(form)
 
     def said(self, summary: str) -> str | None:
         return summary
 
     def log(self, kind: str, name: str) -> None:
-        self.unwritten.append(CaseEvent(seq=len(self.written.get("events", [])) + len(self.unwritten) + 1,
-                                        at=workflow.now(), kind=kind, name=name))
+        self.logged += 1
+        self.unwritten.append(CaseEvent(seq=self.logged, at=workflow.now(), kind=kind, name=name))
 
     async def act(self, fn: Any, arg: Any, local: bool = False, summary: str = "") -> Any:
         result = await super().act(fn, arg, local, summary)
@@ -129,7 +130,7 @@ class FloorSeriousIncident(BareSeriousIncident):
         for name in self.decisions[self.logged_decisions:]:
             self.log("decision_accepted", name)
         self.logged_decisions = len(self.decisions)
-        if self.written.get("stage") != self.stage:
+        if self.written_stage != self.stage:
             self.log("stage", self.stage)
         if not self.unwritten:
             return
@@ -163,9 +164,8 @@ class FloorSeriousIncident(BareSeriousIncident):
             deadlines=[d for d in deadlines if self.written.get(d.key.value) != d],
             messages=[m for m in records if self.written.get(m.key) != m],
         )
-        self.written.update({d.key.value: d for d in deadlines} | {m.key: m for m in records} | {"stage": self.stage})
-        self.written.setdefault("events", []).extend(event.seq for event in self.unwritten)
-        self.unwritten = []
+        self.written.update({d.key.value: d for d in deadlines} | {m.key: m for m in records})
+        self.written_stage, self.unwritten = self.stage, []
         await self.act(record_events, batch, local=True, summary=f"Case register: {len(batch.events)} event(s)")
 
 
